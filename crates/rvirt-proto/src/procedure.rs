@@ -1,0 +1,74 @@
+//! The procedure table's row type and lookups. The table itself is generated data
+//! (`procedures.rs`); the daemon enforces read-only connections and stream setup from it
+//! generically instead of per procedure.
+
+pub use crate::procedures::{remote_proc, REMOTE_PROCEDURES, REMOTE_PROC_COUNT};
+
+/// Which way a procedure's stream carries data, seen from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamDir {
+    /// Not a stream procedure.
+    None,
+    /// Daemon → client (`@readstream`: download, console, screenshot).
+    Read,
+    /// Client → daemon (`@writestream`: upload, tunnelled migration).
+    Write,
+}
+
+/// One row of the procedure table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Procedure number.
+    pub number: u32,
+    /// Name without the `REMOTE_PROC_` prefix.
+    pub name: &'static str,
+    /// The public API function it serves, as named in libvirt's error messages.
+    pub api: &'static str,
+    /// Whether a read-only connection may call it (every permission it needs is granted to
+    /// read-only clients).
+    pub readonly: bool,
+    /// Whether libvirt runs it on the high-priority workers (never blocks on a guest).
+    pub high_priority: bool,
+    /// Stream direction, if it opens a stream.
+    pub stream: StreamDir,
+    /// Flags that, when set in the call, need a read-write connection (`@acl` rules with a flag).
+    pub write_flags: &'static [&'static str],
+}
+
+/// Looks up a REMOTE procedure by number.
+pub fn remote_procedure(number: i32) -> Option<&'static ProcInfo> {
+    if number < 1 {
+        return None;
+    }
+    REMOTE_PROCEDURES.get(number as usize - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_dense_and_consistent() {
+        assert_eq!(REMOTE_PROC_COUNT, 443);
+        for (i, p) in REMOTE_PROCEDURES.iter().enumerate() {
+            assert_eq!(p.number as usize, i + 1);
+        }
+        let open = remote_procedure(1).unwrap();
+        assert_eq!(open.name, "CONNECT_OPEN");
+        assert!(open.readonly);
+        let define = remote_procedure(remote_proc::DOMAIN_DEFINE_XML as i32).unwrap();
+        assert_eq!(define.api, "virDomainDefineXML");
+        assert!(!define.readonly);
+        assert!(remote_procedure(remote_proc::DOMAIN_GET_INFO as i32).unwrap().readonly);
+        assert_eq!(
+            remote_procedure(remote_proc::STORAGE_VOL_UPLOAD as i32).unwrap().stream,
+            StreamDir::Write
+        );
+        assert_eq!(
+            remote_procedure(remote_proc::STORAGE_VOL_DOWNLOAD as i32).unwrap().stream,
+            StreamDir::Read
+        );
+        assert!(remote_procedure(0).is_none());
+        assert!(remote_procedure(444).is_none());
+    }
+}
