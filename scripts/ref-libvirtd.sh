@@ -27,7 +27,7 @@ CONF
         done
         exec libvirtd -f "$1/libvirtd.conf" -p "$1/pid"' sh "$dir" >"$dir/libvirtd.log" 2>&1 &
     for _ in $(seq 1 100); do
-        [ -S "$dir/libvirt-sock" ] && [ -s "$dir/pid" ] && { cat "$dir/pid"; exit 0; }
+        [ -S "$dir/libvirt-sock" ] && [ -s "$dir/pid" ] && { cat "$dir/pid"; echo; exit 0; }
         sleep 0.1
     done
     echo "libvirtd did not start; see $dir/libvirtd.log" >&2

@@ -35,7 +35,10 @@ mod tests {
             "Domain not found: no domain with matching name 'x'"
         );
         assert_eq!(
-            format_message(code::OPERATION_DENIED, Some("read only access prevents virDomainCreate")),
+            format_message(
+                code::OPERATION_DENIED,
+                Some("read only access prevents virDomainCreate")
+            ),
             "operation forbidden: read only access prevents virDomainCreate"
         );
         assert_eq!(code_name(code::RPC), Some("VIR_ERR_RPC"));

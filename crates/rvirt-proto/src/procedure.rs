@@ -59,13 +59,21 @@ mod tests {
         let define = remote_procedure(remote_proc::DOMAIN_DEFINE_XML as i32).unwrap();
         assert_eq!(define.api, "virDomainDefineXML");
         assert!(!define.readonly);
-        assert!(remote_procedure(remote_proc::DOMAIN_GET_INFO as i32).unwrap().readonly);
+        assert!(
+            remote_procedure(remote_proc::DOMAIN_GET_INFO as i32)
+                .unwrap()
+                .readonly
+        );
         assert_eq!(
-            remote_procedure(remote_proc::STORAGE_VOL_UPLOAD as i32).unwrap().stream,
+            remote_procedure(remote_proc::STORAGE_VOL_UPLOAD as i32)
+                .unwrap()
+                .stream,
             StreamDir::Write
         );
         assert_eq!(
-            remote_procedure(remote_proc::STORAGE_VOL_DOWNLOAD as i32).unwrap().stream,
+            remote_procedure(remote_proc::STORAGE_VOL_DOWNLOAD as i32)
+                .unwrap()
+                .stream,
             StreamDir::Read
         );
         assert!(remote_procedure(0).is_none());

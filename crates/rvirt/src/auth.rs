@@ -132,7 +132,9 @@ pub fn ask(auth: Option<&Auth>, creds: &mut [Credential]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn auth(cb: impl Fn(&mut [Credential]) -> std::result::Result<(), ()> + Send + Sync + 'static) -> Auth {
+    fn auth(
+        cb: impl Fn(&mut [Credential]) -> std::result::Result<(), ()> + Send + Sync + 'static,
+    ) -> Auth {
         Auth {
             cred_types: vec![CredentialType::Authname, CredentialType::Passphrase],
             callback: Box::new(cb),
@@ -173,10 +175,7 @@ mod tests {
         let mut c = [Credential::new(CredentialType::Passphrase, "pw")];
         ask(Some(&a), &mut c).unwrap();
         let r = auth(|_| Err(()));
-        assert_eq!(
-            ask(Some(&r), &mut c).unwrap_err().code,
-            code::AUTH_FAILED
-        );
+        assert_eq!(ask(Some(&r), &mut c).unwrap_err().code, code::AUTH_FAILED);
         assert_eq!(ask(None, &mut c).unwrap_err().code, code::INVALID_ARG);
     }
 

@@ -275,9 +275,11 @@ impl Connect {
     /// receiver sees every event of every kind the connection has enabled; filter with
     /// [`Event::kind`].
     pub async fn events(&self, kind: EventKind) -> Result<broadcast::Receiver<Event>> {
-        let rx = self.inner.driver.subscribe().ok_or_else(|| {
-            Error::no_support("virConnectDomainEventRegisterAny")
-        })?;
+        let rx = self
+            .inner
+            .driver
+            .subscribe()
+            .ok_or_else(|| Error::no_support("virConnectDomainEventRegisterAny"))?;
         self.inner.driver.events_enable(kind).await?;
         Ok(rx)
     }
@@ -572,12 +574,16 @@ impl StoragePool {
     }
     /// `virStorageVolLookupByName`.
     pub async fn volume_lookup_by_name(&self, name: &str) -> Result<StorageVol> {
-        Ok(self.conn.vol(self.d().vol_lookup_by_name(&self.r, name).await?))
+        Ok(self
+            .conn
+            .vol(self.d().vol_lookup_by_name(&self.r, name).await?))
     }
     /// `virStorageVolCreateXML`.
     pub async fn volume_create_xml(&self, xml: &str, flags: u32) -> Result<StorageVol> {
         check_rw!(self.conn, errdom::STORAGE, "virStorageVolCreateXML");
-        Ok(self.conn.vol(self.d().vol_create_xml(&self.r, xml, flags).await?))
+        Ok(self
+            .conn
+            .vol(self.d().vol_create_xml(&self.r, xml, flags).await?))
     }
     /// `virStorageVolCreateXMLFrom`.
     pub async fn volume_create_xml_from(
@@ -587,9 +593,11 @@ impl StoragePool {
         flags: u32,
     ) -> Result<StorageVol> {
         check_rw!(self.conn, errdom::STORAGE, "virStorageVolCreateXMLFrom");
-        Ok(self
-            .conn
-            .vol(self.d().vol_create_xml_from(&self.r, xml, &clone.r, flags).await?))
+        Ok(self.conn.vol(
+            self.d()
+                .vol_create_xml_from(&self.r, xml, &clone.r, flags)
+                .await?,
+        ))
     }
 }
 
@@ -618,7 +626,9 @@ impl StorageVol {
     }
     /// `virStoragePoolLookupByVolume`.
     pub async fn pool(&self) -> Result<StoragePool> {
-        Ok(self.conn.pool(self.d().pool_lookup_by_volume(&self.r).await?))
+        Ok(self
+            .conn
+            .pool(self.d().pool_lookup_by_volume(&self.r).await?))
     }
     /// `virStorageVolDelete`.
     pub async fn delete(&self, flags: u32) -> Result<()> {

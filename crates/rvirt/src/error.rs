@@ -105,9 +105,7 @@ impl From<RemoteError> for Error {
         Self {
             code: e.code,
             domain: e.domain,
-            message: e
-                .message
-                .unwrap_or_else(|| format_message(e.code, None)),
+            message: e.message.unwrap_or_else(|| format_message(e.code, None)),
         }
     }
 }
@@ -130,8 +128,15 @@ mod tests {
 
     #[test]
     fn builds_libvirt_messages() {
-        let e = Error::new(code::NO_DOMAIN, domain::TEST, "no domain with matching name 'x'");
-        assert_eq!(e.message, "Domain not found: no domain with matching name 'x'");
+        let e = Error::new(
+            code::NO_DOMAIN,
+            domain::TEST,
+            "no domain with matching name 'x'",
+        );
+        assert_eq!(
+            e.message,
+            "Domain not found: no domain with matching name 'x'"
+        );
         assert_eq!(e.code_name(), "VIR_ERR_NO_DOMAIN");
         let r = Error::read_only(domain::DOM, "virDomainCreate");
         assert_eq!(

@@ -24,7 +24,11 @@ pub fn default_uri() -> String {
     }
 }
 
-pub(crate) async fn open(uri: Option<&str>, read_only: bool, auth: Option<&Auth>) -> Result<Connect> {
+pub(crate) async fn open(
+    uri: Option<&str>,
+    read_only: bool,
+    auth: Option<&Auth>,
+) -> Result<Connect> {
     let text = match uri {
         Some(u) if !u.is_empty() => u.to_string(),
         _ => default_uri(),

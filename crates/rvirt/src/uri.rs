@@ -8,8 +8,22 @@ use crate::error::{code, domain, Error, Result};
 
 /// Query parameters the client consumes and never forwards (`doRemoteOpen`).
 const CLIENT_ONLY_PARAMS: &[&str] = &[
-    "name", "command", "socket", "auth", "sshauth", "netcat", "keyfile", "pkipath", "known_hosts",
-    "known_hosts_verify", "tls_priority", "mode", "proxy", "no_sanity", "no_verify", "no_tty",
+    "name",
+    "command",
+    "socket",
+    "auth",
+    "sshauth",
+    "netcat",
+    "keyfile",
+    "pkipath",
+    "known_hosts",
+    "known_hosts_verify",
+    "tls_priority",
+    "mode",
+    "proxy",
+    "no_sanity",
+    "no_verify",
+    "no_tty",
     "authfile",
 ];
 
@@ -97,9 +111,7 @@ fn bad(uri: &str, why: &str) -> Error {
 impl Uri {
     /// Parses `s`.
     pub fn parse(s: &str) -> Result<Self> {
-        let (scheme, rest) = s
-            .split_once(':')
-            .ok_or_else(|| bad(s, "missing scheme"))?;
+        let (scheme, rest) = s.split_once(':').ok_or_else(|| bad(s, "missing scheme"))?;
         if scheme.is_empty()
             || !scheme
                 .chars()

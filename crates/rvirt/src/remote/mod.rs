@@ -8,5 +8,9 @@ use std::sync::Arc;
 
 /// Connects to the daemon serving `uri`.
 pub async fn open(uri: &Uri, _read_only: bool, _auth: Option<&Auth>) -> Result<Arc<dyn Driver>> {
-    Err(Error::new(code::NO_SUPPORT, domain::REMOTE, format!("remote driver not built yet: {}", uri.original)))
+    Err(Error::new(
+        code::NO_SUPPORT,
+        domain::REMOTE,
+        format!("remote driver not built yet: {}", uri.original),
+    ))
 }
