@@ -1,5 +1,17 @@
-//! `rvirt-xml`: libvirt's XML documents as typed Rust.
+//! `rvirt-xml`: libvirt's XML documents as typed Rust, parsed, validated and formatted the way
+//! libvirt 9.0 does, so that `dumpxml` output is byte-identical and what libvirt rejects we reject
+//! with an error naming the element or attribute.
+//!
+//! Each document type lives in its own module; [`writer`] holds the shared formatting rules and
+//! [`parse`] the shared reading helpers.
 #![warn(missing_docs)]
 
+pub mod capabilities;
+pub mod domain;
 mod error;
+pub mod network;
+pub mod parse;
+pub mod storage;
+pub mod writer;
+
 pub use error::XmlError;
