@@ -50,7 +50,7 @@ def measure(kind, threads_list, seconds):
     pid, stop = (start_libvirtd if kind == "libvirtd" else start_rvirtd)(d)
     # Hold one connection so test:///default state lives for the whole run.
     holder = subprocess.Popen(["virsh", "-c", f"test+unix:///default?socket={d}/libvirt-sock",
-                               "event", "--loop"], stdout=subprocess.DEVNULL)
+                               "event", "--all", "--loop"], stdout=subprocess.DEVNULL)
     try:
         rss = int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1])
         out = {"rss_kib_idle": rss}
