@@ -583,7 +583,7 @@ mod tests {
     fn params(name: &str, flags: u32) -> OpenParams {
         OpenParams {
             name: Some(name.into()),
-            uri: Some(format!("test+unix:///default?socket=/x")),
+            uri: Some("test+unix:///default?socket=/x".to_string()),
             flags,
             auth: None,
             keepalive: KeepaliveConfig::default(),
