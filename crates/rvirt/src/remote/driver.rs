@@ -550,7 +550,7 @@ remote_driver! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testpeer::{hex, Peer};
+    use super::super::testpeer::{hex, reply, serve_handshake, Peer};
     use super::*;
     use rvirt_proto::packet::{Packet, Status};
 
@@ -643,70 +643,6 @@ mod tests {
             drv.connect_get_type().await.unwrap_err().message,
             "internal error: client socket is closed"
         );
-    }
-
-    fn reply<T: rvirt_proto::Xdr>(call: &Packet, body: &T) -> Packet {
-        Packet::new(call.header.reply(Status::Ok), body)
-    }
-
-    /// Answers the handshake with the given auth list and feature answers; returns the peer
-    /// after CONNECT_OPEN's probes, and the CONNECT_OPEN arguments seen.
-    async fn serve_handshake(peer: &mut Peer, auth: Vec<i32>, features: bool) -> ConnectOpenArgs {
-        let p = peer.recv().await;
-        assert_eq!(p.header.proc_, 66);
-        peer.send(&reply(
-            &p,
-            &AuthListRet {
-                types: auth.clone(),
-            },
-        ))
-        .await;
-        if auth.first() == Some(&auth_type::POLKIT) {
-            let p = peer.recv().await;
-            assert_eq!(p.header.proc_, 70);
-            peer.send(&reply(&p, &IntRet { value: 1 })).await;
-        }
-        let p = peer.recv().await;
-        assert_eq!(p.body::<IntArgs>().unwrap().value, 10);
-        peer.send(&reply(
-            &p,
-            &IntRet {
-                value: features.into(),
-            },
-        ))
-        .await;
-        let p = peer.recv().await;
-        assert_eq!(p.header.proc_, 1);
-        let open: ConnectOpenArgs = p.body().unwrap();
-        peer.send(&reply(&p, &())).await;
-        if open.name.as_deref() == Some("") {
-            let p = peer.recv().await;
-            assert_eq!(p.header.proc_, rp::CONNECT_GET_URI as i32);
-            peer.send(&reply(
-                &p,
-                &StringRet {
-                    value: "qemu:///system".into(),
-                },
-            ))
-            .await;
-        }
-        for f in [14, 15] {
-            let p = peer.recv().await;
-            assert_eq!(p.body::<IntArgs>().unwrap().value, f);
-            peer.send(&reply(
-                &p,
-                &IntRet {
-                    value: features.into(),
-                },
-            ))
-            .await;
-        }
-        if features {
-            let p = peer.recv().await;
-            assert_eq!(p.header.proc_, 360);
-            peer.send(&reply(&p, &())).await;
-        }
-        open
     }
 
     #[tokio::test]

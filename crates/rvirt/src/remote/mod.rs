@@ -74,3 +74,55 @@ pub async fn open_remote(
     };
     Ok(Arc::new(RemoteDriver::handshake(stream, params).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::testpeer::{reply, serve_handshake, Peer};
+    use super::*;
+    use rvirt_proto::procedure::remote_proc as rp;
+    use rvirt_proto::remote::IntRet;
+
+    #[tokio::test]
+    async fn opens_over_plain_tcp_and_reports_it_insecure() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let mut peer = Peer::new(sock);
+            let open = serve_handshake(&mut peer, vec![0], true).await;
+            let p = peer.recv().await;
+            assert_eq!(p.header.proc_, rp::CONNECT_IS_SECURE as i32);
+            peer.send(&reply(&p, &IntRet { value: 1 })).await;
+            for want in [rp::CONNECT_UNREGISTER_CLOSE_CALLBACK, rp::CONNECT_CLOSE] {
+                let p = peer.recv().await;
+                assert_eq!(p.header.proc_, want as i32);
+                peer.send(&reply(&p, &())).await;
+            }
+            open
+        });
+        let uri = Uri::parse(&format!("test+tcp://127.0.0.1:{port}/default?x=1")).unwrap();
+        let drv = open_remote(&uri, false, None).await.unwrap();
+        // The daemon's own connection is secure, but plain TCP is not.
+        assert!(!drv.connect_is_secure().await.unwrap());
+        drv.connect_close().await.unwrap();
+        let open = server.await.unwrap();
+        assert_eq!(open.name.as_deref(), Some("test:///default?x=1"));
+        let flags = sockets::daemon_flags(&uri, false, &sockets::Env::current());
+        assert_eq!(open.flags, flags);
+    }
+
+    #[tokio::test]
+    async fn tcp_connect_failure_names_the_server() {
+        // Bind then drop, so the port is very likely closed.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let uri = Uri::parse(&format!("qemu+tcp://127.0.0.1:{port}/system")).unwrap();
+        let e = open(&uri, false, None).await.err().unwrap();
+        assert_eq!(
+            e.message,
+            format!("unable to connect to server at '127.0.0.1:{port}': Connection refused")
+        );
+    }
+}
