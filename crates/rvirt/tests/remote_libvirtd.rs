@@ -215,6 +215,56 @@ async fn domain_lifecycle_host_info_and_events_against_libvirtd() {
         ]
     );
 
+    // Network and storage pool events, registered with their own procedures (313, 368).
+    let mut others = conn.events(EventKind::NetworkLifecycle).await.unwrap();
+    conn.events(EventKind::PoolLifecycle).await.unwrap();
+    conn.events(EventKind::PoolRefresh).await.unwrap();
+    let net = conn
+        .network_define_xml(
+            "<network><name>rvirt-net</name><bridge name='rvirtbr9'/></network>",
+            0,
+        )
+        .await
+        .unwrap();
+    assert!(!net.is_active().await.unwrap());
+    net.undefine().await.unwrap();
+    let pool = conn
+        .storage_pool_define_xml(
+            "<pool type='dir'><name>rvirt-pool</name><target><path>/var/lib/rvirt-pool</path></target></pool>",
+            0,
+        )
+        .await
+        .unwrap();
+    pool.undefine().await.unwrap();
+    pools[0].refresh(0).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), others.recv())
+            .await
+            .expect("no network/pool event within 10 s")
+            .unwrap();
+        match ev {
+            Event::NetworkLifecycle { net, event, .. } => {
+                got.push(format!("net {} {event}", net.name))
+            }
+            Event::PoolLifecycle { pool, event, .. } => {
+                got.push(format!("pool {} {event}", pool.name))
+            }
+            Event::PoolRefresh { pool } => got.push(format!("refresh {}", pool.name)),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            "net rvirt-net 0",
+            "net rvirt-net 1",
+            "pool rvirt-pool 0",
+            "pool rvirt-pool 1",
+            "refresh default-pool"
+        ]
+    );
+
     // Many calls in flight at once from many tasks over the one connection.
     let mut tasks = Vec::new();
     for _ in 0..32 {
