@@ -303,7 +303,8 @@ pub fn connect_unix_blocking(
 }
 
 /// Finds the session daemon: `$RVIRTD_PATH`, then next to the running program (or its parent
-/// directory, for test binaries under `target/*/deps`), then `PATH`.
+/// directory, for test binaries under `target/*/deps`), then `PATH`, then the sbin directories
+/// users' `PATH` often lacks.
 pub fn find_daemon() -> Option<PathBuf> {
     let is_exec = |p: &Path| {
         use std::os::unix::fs::PermissionsExt;
@@ -328,8 +329,9 @@ pub fn find_daemon() -> Option<PathBuf> {
             }
         }
     }
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin"].map(PathBuf::from))
         .map(|d| d.join(SESSION_DAEMON))
         .find(|c| is_exec(c))
 }
