@@ -68,13 +68,23 @@ mkdir -p "$out"
 work=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "building test guest in $out from $kpkg $kver and busybox-static $bver"
-# apt-get download writes into the current directory; _apt cannot write to a private temp dir,
-# which apt only warns about.
-(cd "$work" && apt-get download -q "$kpkg=$kver" "busybox-static=$bver" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-kdeb=$(ls "$work"/linux-image-*.deb 2>/dev/null | head -n1)
-bdeb=$(ls "$work"/busybox-static_*.deb 2>/dev/null | head -n1)
-[ -n "$kdeb" ] || die "apt-get download of $kpkg failed"
-[ -n "$bdeb" ] || die "apt-get download of busybox-static failed"
+# The packages are kept in OUTDIR/debs, so a rebuild after a change to this script downloads
+# nothing. apt-get download writes into the current directory; that _apt cannot write there is
+# only a warning.
+debs="$out/debs"
+mkdir -p "$debs"
+fetch() { # package version
+    local f
+    f=$(ls "$debs/${1}_${2/:/%3a}_"*.deb 2>/dev/null | head -n1)
+    if [ -z "$f" ]; then
+        (cd "$debs" && apt-get download -q "$1=$2" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+        f=$(ls "$debs/${1}_${2/:/%3a}_"*.deb 2>/dev/null | head -n1)
+    fi
+    [ -n "$f" ] || die "apt-get download of $1 $2 failed"
+    echo "$f"
+}
+kdeb=$(fetch "$kpkg" "$kver")
+bdeb=$(fetch busybox-static "$bver")
 dpkg-deb -x "$kdeb" "$work/kernel"
 dpkg-deb -x "$bdeb" "$work/busybox"
 
@@ -147,8 +157,21 @@ for n in /sys/class/net/*; do
     [ "\$name" = lo ] && continue
     echo "RVIRT-NIC \$name \$(cat "\$n/address")"
 done
-# busybox acpid logs to /var/log/acpid.log and exits when it cannot open it.
-acpid -c /etc/acpi -a /etc/acpid.conf -l /var/log/acpid.log || echo "RVIRT-GUEST-ERROR acpid did not start"
+# The power button must be watched before the marker goes out, or a powerdown sent right after
+# it is lost: acpid runs in the foreground (in its own session) and the marker waits until it
+# holds an input event device open. It logs to /var/log/acpid.log (and exits if it cannot).
+setsid acpid -f -c /etc/acpi -a /etc/acpid.conf -l /var/log/acpid.log &
+acpid_pid=\$!
+events=\$(ls /dev/input 2>/dev/null | grep -c '^event')
+i=0
+until [ "\$(ls -l /proc/\$acpid_pid/fd 2>/dev/null | grep -c /dev/input/event)" -ge "\$events" ] && [ "\$events" -gt 0 ]; do
+    i=\$((i + 1))
+    if [ \$i -gt 300 ] || ! [ -d /proc/\$acpid_pid ]; then
+        echo "RVIRT-GUEST-ERROR acpid is not watching the power button"
+        break
+    fi
+    usleep 20000
+done
 echo "$marker"
 for opt in \$(cat /proc/cmdline); do
     case \$opt in

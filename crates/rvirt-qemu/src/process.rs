@@ -393,11 +393,21 @@ impl QemuProcess {
         };
         let (qmp, events) = match result {
             Ok(x) => x,
-            Err(ProcessError::Monitor { source, .. })
-                if exit_rx.borrow().is_some() || pidfd.exited() =>
-            {
-                // The monitor failed because QEMU died: report QEMU's own words.
-                let _ = source;
+            Err(ProcessError::Monitor { source, .. }) => {
+                // A monitor that fails during start-up (reset, end of file) usually means QEMU
+                // is exiting; give it a moment, and if it does exit, report QEMU's own words.
+                let _ = tokio::time::timeout(Duration::from_secs(2), pidfd.wait()).await;
+                if !pidfd.exited() {
+                    return Err(failed(ProcessError::Monitor {
+                        name: name.clone(),
+                        source,
+                    }));
+                }
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    exit_watch.wait_for(|s| s.is_some()),
+                )
+                .await;
                 let status = exit_rx.borrow().map(|s| s.to_string()).unwrap_or_default();
                 return Err(failed(ProcessError::ExitedDuringStartup {
                     name: name.clone(),
@@ -597,6 +607,20 @@ impl QemuProcess {
                     "still running {} s after it (stuck in the kernel?)",
                     KILL_WAIT.as_secs()
                 ),
+            }),
+        }
+    }
+
+    /// Sends SIGKILL at once, without waiting (for destroy paths and cleanup guards that cannot
+    /// await). Succeeds when the process has already exited.
+    pub fn kill(&self) -> Result<(), ProcessError> {
+        match self.pidfd.signal(libc::SIGKILL) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            Err(e) => Err(ProcessError::Signal {
+                pid: self.pid,
+                signal: "SIGKILL",
+                reason: e.to_string(),
             }),
         }
     }
