@@ -77,7 +77,7 @@ fetch() { # package version
     local f
     f=$(ls "$debs/${1}_${2/:/%3a}_"*.deb 2>/dev/null | head -n1)
     if [ -z "$f" ]; then
-        (cd "$debs" && apt-get download -q "$1=$2" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+        (cd "$debs" && apt-get download -q "$1=$2" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true) >&2
         f=$(ls "$debs/${1}_${2/:/%3a}_"*.deb 2>/dev/null | head -n1)
     fi
     [ -n "$f" ] || die "apt-get download of $1 $2 failed"

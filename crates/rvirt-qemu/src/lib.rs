@@ -6,8 +6,9 @@
 //!
 //! - [`qmp`]: the asynchronous QMP client (handshake, commands with ids and per-call timeouts,
 //!   events on a channel, monitor loss);
-//! - [`caps`]: capability probing of a QEMU binary over QMP, the on-disk probe cache, and the
-//!   `capabilities` / `domcapabilities` XML built from it;
+//! - [`caps`]: capability probing of a QEMU binary over QMP and the on-disk probe cache;
+//! - [`host`]: the host facts (CPU, NUMA cells, pages, caches) the capabilities XML reports;
+//! - [`capabilities_xml`]: the `capabilities` and `domcapabilities` documents built from both;
 //! - [`process`]: spawning and supervising a QEMU process (monitor socket, pid and log files,
 //!   liveness, graceful stop then SIGKILL), signalling only processes we started or recorded;
 //! - [`status`]: the live-status record written beside each running QEMU and the re-attach check
@@ -18,7 +19,9 @@
 #![warn(missing_docs)]
 
 pub mod atomic_file;
+pub mod capabilities_xml;
 pub mod caps;
+pub mod host;
 pub mod process;
 pub mod qmp;
 pub mod status;
