@@ -10,7 +10,7 @@ use rvirt_qemu::caps::{CapsCache, CapsSource};
 use rvirt_qemu::host::HostInfo;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_and_cache() {
@@ -20,7 +20,14 @@ async fn probe_and_cache() {
     let dir = tempfile::tempdir().unwrap();
     // A private copy of the binary, so the test can change its mtime.
     let bin = dir.path().join("qemu-system-x86_64");
-    std::fs::copy(&qemu, &bin).unwrap();
+    // Copied by cp, not std::fs::copy: a write descriptor open in this process while another
+    // test thread forks would make exec of the copy fail with ETXTBSY.
+    let st = std::process::Command::new("cp")
+        .arg(&qemu)
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(st.success());
     let cache_dir = dir.path().join("cache");
 
     let cache = CapsCache::new(&cache_dir);
@@ -81,10 +88,13 @@ async fn probe_and_cache() {
     assert!(disk < cold);
 
     // The binary changes (mtime/ctime move): the cache file is stale and the binary is probed.
-    let f = std::fs::File::options().write(true).open(&bin).unwrap();
-    f.set_modified(SystemTime::now() + Duration::from_secs(5))
+    // (touch, not a write descriptor here, for the ETXTBSY reason above.)
+    let st = std::process::Command::new("touch")
+        .args(["-d", "+5 seconds"])
+        .arg(&bin)
+        .status()
         .unwrap();
-    drop(f);
+    assert!(st.success());
     let (_, src) = restarted.get_with_source(&bin).await.unwrap();
     assert_eq!(src, CapsSource::Probe);
 
