@@ -414,6 +414,10 @@ impl Domain {
     pub async fn has_managed_save_image(&self, flags: u32) -> Result<bool> {
         self.d().domain_has_managed_save_image(&self.r, flags).await
     }
+    /// `virDomainGetSecurityLabel`.
+    pub async fn security_label(&self) -> Result<SecurityLabel> {
+        self.d().domain_get_security_label(&self.r).await
+    }
     /// `virDomainGetSecurityLabelList`.
     pub async fn security_labels(&self) -> Result<Vec<SecurityLabel>> {
         self.d().domain_get_security_label_list(&self.r).await

@@ -342,6 +342,13 @@ remote_driver! {
     domain_has_managed_save_image(dom: &DomainRef, flags: u32) -> bool
         = DOMAIN_HAS_MANAGED_SAVE_IMAGE(DomainFlagsArgs { dom: dom.clone(), flags })
         -> IntRet => |r| r.value != 0;
+    domain_get_security_label(dom: &DomainRef) -> crate::types::SecurityLabel
+        = DOMAIN_GET_SECURITY_LABEL(DomainArgs { dom: dom.clone() })
+        -> rvirt_proto::remote::SecurityLabel
+        => |l| crate::types::SecurityLabel {
+            label: c_chars(&l.label),
+            enforcing: l.enforcing != 0,
+        };
     domain_get_security_label_list(dom: &DomainRef) -> Vec<crate::types::SecurityLabel>
         = DOMAIN_GET_SECURITY_LABEL_LIST(DomainArgs { dom: dom.clone() })
         -> SecurityLabelListRet

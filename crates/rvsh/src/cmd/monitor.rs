@@ -211,13 +211,24 @@ fn cmd_dominfo(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
         Ok(model) if !model.model.is_empty() => {
             out += &field(15, "Security model:", &model.model);
             out += &field(15, "Security DOI:", &model.doi);
-            let Some(labels) = ctl.call(dom.security_labels()) else {
-                if !json {
-                    ctl.print(&out);
-                }
-                return false;
+            // virsh asks for the one label; drivers without that call may offer the list.
+            let label = match ctl.block_on(dom.security_label()) {
+                Ok(l) => Ok(Some(l)),
+                Err(e) if e.code == code::NO_SUPPORT => ctl
+                    .block_on(dom.security_labels())
+                    .map(|v| v.into_iter().next()),
+                Err(e) => Err(e),
             };
-            let label = labels.into_iter().next();
+            let label = match label {
+                Ok(l) => l,
+                Err(e) => {
+                    ctl.save_error(e);
+                    if !json {
+                        ctl.print(&out);
+                    }
+                    return false;
+                }
+            };
             if let Some(l) = label.as_ref().filter(|l| !l.label.is_empty()) {
                 out += &field(
                     15,
