@@ -14,153 +14,13 @@
 //!
 //! Version numbers need no normalisation: rvsh reports the libvirt 9.0.0 API it implements.
 
+mod common;
+
+use common::{client_command, crate_dir, require_reference, split_words, Holder, RefDaemon};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ref_script() -> PathBuf {
-    crate_dir().join("../../scripts/ref-libvirtd.sh")
-}
-
-/// A reference libvirtd on `dir`, stopped on drop.
-struct RefDaemon {
-    dir: PathBuf,
-}
-
-impl RefDaemon {
-    fn start(dir: &Path) -> Self {
-        let out = Command::new(ref_script())
-            .arg("start")
-            .arg(dir)
-            .output()
-            .expect("run scripts/ref-libvirtd.sh");
-        assert!(
-            out.status.success(),
-            "reference libvirtd did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let d = Self {
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !d.dir.join("libvirt-sock").exists() {
-            assert!(Instant::now() < deadline, "libvirtd socket did not appear");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
-    }
-
-    fn uri(&self, ro: bool) -> String {
-        let s = if ro {
-            "libvirt-sock-ro"
-        } else {
-            "libvirt-sock"
-        };
-        format!(
-            "test+unix:///default?socket={}",
-            self.dir.join(s).display()
-        )
-    }
-}
-
-impl Drop for RefDaemon {
-    fn drop(&mut self) {
-        let _ = Command::new(ref_script()).arg("stop").arg(&self.dir).status();
-    }
-}
-
-/// A background client stopped with SIGINT (as by Ctrl-C), its stdout collected.
-struct Holder {
-    child: Option<std::process::Child>,
-    out: PathBuf,
-}
-
-impl Holder {
-    fn stop(mut self) -> String {
-        self.end();
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-
-    fn end(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: kill(2) on the PID of a child we spawned and have not yet reaped.
-            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        self.end();
-    }
-}
-
-/// Splits a scenario line: blanks separate words, `'…'` quotes literally, `"…"` quotes with
-/// backslash escapes, and outside single quotes `\n` is a newline and `\X` is X.
-fn split_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut single = false;
-    let mut double = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if single {
-            if c == '\'' {
-                single = false;
-            } else {
-                cur.push(c);
-            }
-            continue;
-        }
-        match c {
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('n') => cur.push('\n'),
-                    Some(x) => cur.push(x),
-                    None => cur.push('\\'),
-                }
-            }
-            '"' => {
-                double = !double;
-                in_word = true;
-            }
-            '\'' if !double => {
-                single = true;
-                in_word = true;
-            }
-            c if c.is_whitespace() && !double => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-}
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
@@ -193,17 +53,6 @@ fn mask_cpu_time(s: &str) -> String {
             }
         })
         .collect()
-}
-
-fn client_command(client: &Path, home: &Path) -> Command {
-    let mut c = Command::new(client);
-    c.env_remove("LIBVIRT_DEFAULT_URI")
-        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
-        .env("LC_ALL", "C")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"));
-    c
 }
 
 fn run_side(client: &Path, dir: &Path, lines: &[String]) -> Side {
@@ -283,28 +132,15 @@ fn rename_interactive(s: &str) -> String {
         .replace("Welcome to virsh,", "Welcome to rvsh,")
 }
 
-fn require(cond: bool, what: &str) {
-    assert!(
-        cond,
-        "{what} is required for the differential test: run scripts/install-deps.sh as root"
-    );
-}
-
 #[test]
 fn rvsh_matches_virsh_on_reference_libvirtd() {
-    require(Path::new("/usr/bin/virsh").exists(), "Debian's virsh");
-    require(
-        Command::new("sh")
-            .args(["-c", "command -v libvirtd"])
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "Debian's libvirtd",
-    );
-    // SAFETY: geteuid has no preconditions.
-    require(unsafe { libc::geteuid() } == 0, "root (private mounts for libvirtd)");
+    require_reference();
 
     let lines = scenario();
-    assert!(lines.len() >= 40, "the scenario must have at least 40 invocations");
+    assert!(
+        lines.len() >= 40,
+        "the scenario must have at least 40 invocations"
+    );
     let dir = std::env::temp_dir().join(format!("rvsh-diff-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("socket dir");
@@ -331,8 +167,14 @@ fn rvsh_matches_virsh_on_reference_libvirtd() {
         if &w != g {
             differ += 1;
             eprintln!("--- `{line}` differs");
-            eprintln!("    virsh: code={} stdout={:?} stderr={:?}", w.code, w.stdout, w.stderr);
-            eprintln!("    rvsh:  code={} stdout={:?} stderr={:?}", g.code, g.stdout, g.stderr);
+            eprintln!(
+                "    virsh: code={} stdout={:?} stderr={:?}",
+                w.code, w.stdout, w.stderr
+            );
+            eprintln!(
+                "    rvsh:  code={} stdout={:?} stderr={:?}",
+                g.code, g.stdout, g.stderr
+            );
         }
     }
     if want.events != got.events {

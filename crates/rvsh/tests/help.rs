@@ -29,7 +29,12 @@ fn every_command_page_matches_virsh() {
         for c in g.cmds {
             // `virsh help CMD` ends with the blank line every command is followed by.
             let ours = without_json(&command_help(c)) + "\n";
-            assert_eq!(ours, golden(&format!("help/{}.txt", c.name)), "help {}", c.name);
+            assert_eq!(
+                ours,
+                golden(&format!("help/{}.txt", c.name)),
+                "help {}",
+                c.name
+            );
             checked += 1;
         }
     }
@@ -41,7 +46,9 @@ fn group_listing_is_virsh_order_and_text() {
     let all = golden("help-all.txt");
     for g in groups() {
         let header = format!(" {} (help keyword '{}'):\n", g.name, g.keyword);
-        let start = all.find(&header).unwrap_or_else(|| panic!("group {}", g.name));
+        let start = all
+            .find(&header)
+            .unwrap_or_else(|| panic!("group {}", g.name));
         let section = &all[start..];
         let section = &section[..section.find("\n\n").unwrap() + 1];
         let mut pos = 0;
