@@ -105,8 +105,10 @@ pub struct Layer {
     pub slice: Option<Slice>,
     /// Size of the file on disk, for local regular files.
     pub file_size: Option<u64>,
-    /// The qcow2 external data file, resolved like a backing name; never opened or inspected here.
-    pub data_file: Option<PathBuf>,
+    /// The qcow2 external data file name as stored; never opened or inspected here. QEMU (10.0,
+    /// checked with qemu-io) resolves a relative name against its working directory, not the
+    /// image's, so a consumer must pass it explicitly or refuse it.
+    pub data_file: Option<String>,
 }
 
 impl Layer {
@@ -473,17 +475,7 @@ fn detect(mut node: Node, opts: &Options, layers: &mut Vec<Layer>) -> Result<Cha
         let backing = info.backing.clone();
         layers.push(Layer {
             file_size: file_size(&node.source),
-            data_file: info
-                .data_file
-                .as_ref()
-                .and_then(|d| d.name.as_deref())
-                .map(|n| {
-                    if n.starts_with('/') {
-                        PathBuf::from(n)
-                    } else {
-                        resolve_relative(&path, n)
-                    }
-                }),
+            data_file: info.data_file.as_ref().and_then(|d| d.name.clone()),
             format: info.format,
             origin,
             info: Some(info),
