@@ -191,7 +191,7 @@ pub enum BackingTarget {
     /// A directory (`fat:` names).
     Dir(String),
     /// A network source.
-    Network(NetworkSource),
+    Network(Box<NetworkSource>),
     /// An NVMe namespace (`json:{"driver":"nvme"}`).
     Nvme {
         /// PCI address as written (domain:bus:slot.function).
@@ -327,10 +327,10 @@ pub fn parse(name: &str) -> Result<ParsedBacking> {
         parse_json(text, &mut out)?;
     } else if name.contains("://") {
         let (src, unrep) = parse_uri(name)?;
-        out.target = BackingTarget::Network(src);
+        out.target = BackingTarget::Network(Box::new(src));
         out.unrepresentable = unrep;
     } else {
-        out.target = BackingTarget::Network(parse_colon(name)?);
+        out.target = BackingTarget::Network(Box::new(parse_colon(name)?));
     }
     if let BackingTarget::Network(src) = &mut out.target {
         for h in &mut src.hosts {
@@ -595,11 +595,11 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
         }
         "http" | "https" | "ftp" | "ftps" | "tftp" => {
             let protocol = Protocol::from_name(driver).expect("listed protocol");
-            BackingTarget::Network(json_url(j, text, protocol, out)?)
+            BackingTarget::Network(Box::new(json_url(j, text, protocol, out)?))
         }
         "gluster" => {
             if let Some(u) = j.str("filename") {
-                BackingTarget::Network(uri_of(u, Protocol::Gluster, out)?)
+                BackingTarget::Network(Box::new(uri_of(u, Protocol::Gluster, out)?))
             } else {
                 let (Some(volume), Some(path), Some(servers)) =
                     (j.str("volume"), j.str("path"), j.array("server"))
@@ -620,12 +620,12 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
                 for s in servers {
                     src.hosts.push(socket_address(Some(s))?);
                 }
-                BackingTarget::Network(src)
+                BackingTarget::Network(Box::new(src))
             }
         }
         "iscsi" => {
             if let Some(u) = j.str("filename") {
-                BackingTarget::Network(uri_of(u, Protocol::Iscsi, out)?)
+                BackingTarget::Network(Box::new(uri_of(u, Protocol::Iscsi, out)?))
             } else {
                 let mut src = net(Protocol::Iscsi);
                 let lun = j.str_or_number("lun").unwrap_or("0");
@@ -653,7 +653,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
                 if j.str("user").is_some() || j.str("password").is_some() {
                     out.unrepresentable = true;
                 }
-                BackingTarget::Network(src)
+                BackingTarget::Network(Box::new(src))
             }
         }
         "nbd" => {
@@ -681,7 +681,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
                 }
             };
             src.hosts.push(h);
-            BackingTarget::Network(src)
+            BackingTarget::Network(Box::new(src))
         }
         "sheepdog" => {
             if let Some(f) = j.str("filename") {
@@ -690,7 +690,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
                         "missing sheepdog URI in JSON backing volume definition",
                     ));
                 }
-                BackingTarget::Network(uri_of(f, Protocol::Sheepdog, out)?)
+                BackingTarget::Network(Box::new(uri_of(f, Protocol::Sheepdog, out)?))
             } else {
                 let vdi = j
                     .str("vdi")
@@ -698,7 +698,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
                 let mut src = net(Protocol::Sheepdog);
                 src.path = Some(vdi.to_string());
                 src.hosts.push(socket_address(j.object("server"))?);
-                BackingTarget::Network(src)
+                BackingTarget::Network(Box::new(src))
             }
         }
         "ssh" => {
@@ -721,11 +721,11 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
             });
             src.ssh_user = j.str("user").map(str::to_string);
             src.ssh_host_key_check_disabled = j.str("host_key_check") == Some("no");
-            BackingTarget::Network(src)
+            BackingTarget::Network(Box::new(src))
         }
         "rbd" => {
             if let Some(f) = j.str("filename") {
-                BackingTarget::Network(parse_rbd_colon(f)?)
+                BackingTarget::Network(Box::new(parse_rbd_colon(f)?))
             } else {
                 let (Some(pool), Some(image)) = (j.str("pool"), j.str("image")) else {
                     return Err(invalid(
@@ -740,7 +740,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
                 for s in j.array("server").unwrap_or(&[]) {
                     src.hosts.push(inet_address(Some(s))?);
                 }
-                BackingTarget::Network(src)
+                BackingTarget::Network(Box::new(src))
             }
         }
         "raw" => {
@@ -787,7 +787,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
             src.path = Some(path.to_string());
             src.nfs_ids = Some((format!("+{uid}"), format!("+{gid}")));
             src.hosts.push(inet_address(server)?);
-            BackingTarget::Network(src)
+            BackingTarget::Network(Box::new(src))
         }
         "vxhs" => {
             let (Some(id), Some(server)) = (j.str("vdisk-id"), j.object("server")) else {
@@ -799,7 +799,7 @@ fn json_driver(j: &Value, text: &str, allow_format: bool, out: &mut ParsedBackin
             let mut src = net(Protocol::Vxhs);
             src.path = Some(id.to_string());
             src.hosts.push(inet_address(Some(server))?);
-            BackingTarget::Network(src)
+            BackingTarget::Network(Box::new(src))
         }
         "nvme" => {
             let device = j

@@ -39,7 +39,7 @@ pub enum Source {
     /// A directory.
     Dir(PathBuf),
     /// A network source; the local walk ends here.
-    Network(NetworkSource),
+    Network(Box<NetworkSource>),
     /// An NVMe namespace.
     Nvme {
         /// PCI address.

@@ -22,6 +22,10 @@ pub enum Value {
 
 const MAX_DEPTH: usize = 64;
 
+/// A member that should be an unsigned integer is something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotUnsigned;
+
 impl Value {
     /// Member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -56,11 +60,11 @@ impl Value {
         }
     }
     /// Member `key` as an unsigned number; `Err` when present but not one.
-    pub fn u64(&self, key: &str) -> Result<Option<u64>, ()> {
+    pub fn u64(&self, key: &str) -> Result<Option<u64>, NotUnsigned> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.parse().map(Some).map_err(|_| ()),
-            Some(_) => Err(()),
+            Some(Value::Number(n)) => n.parse().map(Some).map_err(|_| NotUnsigned),
+            Some(_) => Err(NotUnsigned),
         }
     }
     /// Member `key` as a signed 32-bit number.
@@ -362,6 +366,7 @@ mod tests {
         assert_eq!(servers.len(), 2);
         assert_eq!(servers[1].str("host"), Some("b"));
         assert_eq!(d.u64("n"), Ok(Some(12)));
+        assert_eq!(d.u64("file"), Err(NotUnsigned));
     }
 
     #[test]

@@ -63,31 +63,74 @@ fn virstoragetest_chains() {
     let pass: &[(&str, PathBuf, Option<Format>)] = &[
         ("raw-raw", img("raw"), Some(Format::Raw)),
         ("raw-auto", img("raw"), None),
-        ("qcow2-qcow2_raw-raw-relative", img("qcow2_raw-raw-relative.qcow2"), q),
-        ("qcow2-auto_raw-raw-relative", img("qcow2_raw-raw-relative.qcow2"), None),
-        ("qcow2-qcow2_qcow2-qcow2_qcow2-auto", img("qcow2_qcow2-qcow2_qcow2-auto.qcow2"), q),
-        ("qcow2-qcow2_qcow2-qcow2_raw-auto", img("qcow2_qcow2-qcow2_raw-auto.qcow2"), q),
+        (
+            "qcow2-qcow2_raw-raw-relative",
+            img("qcow2_raw-raw-relative.qcow2"),
+            q,
+        ),
+        (
+            "qcow2-auto_raw-raw-relative",
+            img("qcow2_raw-raw-relative.qcow2"),
+            None,
+        ),
+        (
+            "qcow2-qcow2_qcow2-qcow2_qcow2-auto",
+            img("qcow2_qcow2-qcow2_qcow2-auto.qcow2"),
+            q,
+        ),
+        (
+            "qcow2-qcow2_qcow2-qcow2_raw-auto",
+            img("qcow2_qcow2-qcow2_raw-auto.qcow2"),
+            q,
+        ),
         ("qcow2-qcow2_qcow2-auto", img("qcow2_qcow2-auto.qcow2"), q),
         ("qcow2-qcow2_nbd-raw", img("qcow2_nbd-raw.qcow2"), q),
-        ("qed-qed_raw", img("qed_raw-raw-relative"), Some(Format::Qed)),
+        (
+            "qed-qed_raw",
+            img("qed_raw-raw-relative"),
+            Some(Format::Qed),
+        ),
         ("qed-auto_raw", img("qed_raw-raw-relative"), None),
-        ("directory-raw", tests.join("virstoragetestdata/images/"), Some(Format::Raw)),
-        ("directory-none", tests.join("virstoragetestdata/images/"), None),
-        ("directory-dir", tests.join("virstoragetestdata/images/"), Some(Format::Dir)),
+        (
+            "directory-raw",
+            tests.join("virstoragetestdata/images/"),
+            Some(Format::Raw),
+        ),
+        (
+            "directory-none",
+            tests.join("virstoragetestdata/images/"),
+            None,
+        ),
+        (
+            "directory-dir",
+            tests.join("virstoragetestdata/images/"),
+            Some(Format::Dir),
+        ),
         ("qcow2-symlinks", img("sub/link2"), q),
     ];
     for (name, start, fmt) in pass {
-        assert_eq!(actual(start, *fmt).unwrap_or_else(|e| panic!("{name}: {e}")), expected(&tests, name), "{name}");
+        assert_eq!(
+            actual(start, *fmt).unwrap_or_else(|e| panic!("{name}: {e}")),
+            expected(&tests, name),
+            "{name}"
+        );
     }
     let fail: &[(&str, PathBuf)] = &[
         ("missing", PathBuf::from("bogus")),
-        ("qcow2-qcow2_qcow2-auto_qcow2-auto", img("qcow2_qcow2-auto_qcow2-auto.qcow2")),
+        (
+            "qcow2-qcow2_qcow2-auto_qcow2-auto",
+            img("qcow2_qcow2-auto_qcow2-auto.qcow2"),
+        ),
         ("qcow2-qcow2_missing", img("qcow2_qcow2-missing.qcow2")),
         ("qcow2-qcow2_infinite-self", img("loop-self.qcow2")),
         ("qcow2-qcow2_infinite-mutual", img("loop-2.qcow2")),
     ];
     for (name, start) in fail {
-        let fmt = if *name == "missing" { Some(Format::Raw) } else { q };
+        let fmt = if *name == "missing" {
+            Some(Format::Raw)
+        } else {
+            q
+        };
         assert!(actual(start, fmt).is_err(), "{name} must fail");
     }
 }
