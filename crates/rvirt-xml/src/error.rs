@@ -18,6 +18,17 @@ pub enum XmlError {
     /// An argument outside its range: `VIR_ERR_INVALID_ARG`.
     #[error("{0}")]
     InvalidArg(String),
+    /// Any other libvirt error, with its exact number, domain and detail (`None` gives the
+    /// code's bare message, as `virReportError(code, NULL)` does).
+    #[error("{}", format_message(*code, detail.as_deref()))]
+    Report {
+        /// `virErrorNumber`.
+        code: i32,
+        /// `virErrorDomain`.
+        domain: i32,
+        /// The detail formatted into the code's message.
+        detail: Option<String>,
+    },
 }
 
 impl XmlError {
@@ -28,6 +39,7 @@ impl XmlError {
             Self::Invalid(_) => code::XML_ERROR,
             Self::Unsupported(_) => code::CONFIG_UNSUPPORTED,
             Self::InvalidArg(_) => code::INVALID_ARG,
+            Self::Report { code, .. } => *code,
         }
     }
 
@@ -35,6 +47,7 @@ impl XmlError {
     pub fn domain(&self) -> i32 {
         match self {
             Self::Malformed(_) => domain::XML,
+            Self::Report { domain, .. } => *domain,
             _ => domain::DOMAIN,
         }
     }
@@ -43,6 +56,7 @@ impl XmlError {
     pub fn message(&self) -> String {
         let detail = match self {
             Self::Malformed(d) | Self::Invalid(d) | Self::Unsupported(d) | Self::InvalidArg(d) => d,
+            Self::Report { code, detail, .. } => return format_message(*code, detail.as_deref()),
         };
         format_message(self.code(), Some(detail))
     }

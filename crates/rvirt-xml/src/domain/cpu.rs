@@ -1,0 +1,284 @@
+//! `<vcpu>` (`virDomainVcpuParse`, `virDomainCpuDefFormat`) and the guest `<cpu>` element
+//! (`virCPUDefParseXML`, `virCPUDefFormatBufFull` in `cpu_conf.c`).
+
+use super::bitmap::Bitmap;
+use super::buf::Buf;
+use super::xml::{
+    child, children, not_modelled, prop, prop_enum, prop_on_off, prop_uint,
+    prop_uint_required, unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
+};
+
+/// `VIR_DOMAIN_CPUMASK_LEN`.
+pub(crate) const CPUMASK_LEN: u32 = 16384;
+
+xml_enum! {
+    /// `virDomainCpuPlacementMode`.
+    pub enum Placement { Static = "static", Auto = "auto" }
+}
+
+/// `<vcpu>`: virtual CPU counts and host CPU affinity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vcpus {
+    /// The element's value: maximum vCPUs.
+    pub max: u32,
+    /// `current=`: vCPUs online at boot (defaults to `max`).
+    pub current: u32,
+    /// `placement=`.
+    pub placement: Placement,
+    /// `cpuset=`.
+    pub cpuset: Option<Bitmap>,
+}
+
+impl Default for Vcpus {
+    fn default() -> Self {
+        Self {
+            max: 1,
+            current: 1,
+            placement: Placement::Static,
+            cpuset: None,
+        }
+    }
+}
+
+pub(super) fn parse_vcpus(root: Node) -> Result<Vcpus> {
+    let mut v = Vcpus::default();
+    if let Some(n) = child(root, "vcpu") {
+        let text = super::xml::content(&n);
+        v.max = super::xml::str_to_ui(&text, 10)
+            .ok_or_else(|| xml_error("maximum vcpus count must be an integer"))?;
+        v.current = prop_uint(&n, "current", 10, false)?.unwrap_or(v.max);
+        v.placement = prop_enum(&n, "placement", false)?.unwrap_or(Placement::Static);
+        if v.placement != Placement::Auto {
+            if let Some(s) = prop(&n, "cpuset") {
+                let b = Bitmap::parse(&s, CPUMASK_LEN)?;
+                if b.is_all_clear() {
+                    return Err(unsupported(format!("Invalid value of 'cpuset': {s}")));
+                }
+                v.cpuset = Some(b);
+            }
+        }
+    }
+    if v.current > v.max {
+        return Err(unsupported(
+            "maximum vCPU count must not be less than current vCPU count",
+        ));
+    }
+    Ok(v)
+}
+
+pub(super) fn format_vcpus(b: &mut Buf, v: &Vcpus) {
+    b.add("<vcpu");
+    b.add(&format!(" placement='{}'", v.placement.as_str()));
+    if let Some(c) = &v.cpuset {
+        if !c.is_all_set() {
+            b.add(&format!(" cpuset='{}'", c.format()));
+        }
+    }
+    if v.current < v.max {
+        b.add(&format!(" current='{}'", v.current));
+    }
+    b.add(&format!(">{}</vcpu>\n", v.max));
+}
+
+xml_enum! {
+    /// `virCPUMode`.
+    pub enum CpuMode {
+        Custom = "custom", HostModel = "host-model", HostPassthrough = "host-passthrough",
+        Maximum = "maximum",
+    }
+}
+
+xml_enum! {
+    /// `virCPUMatch`.
+    pub enum CpuMatch { Exact = "exact", Minimum = "minimum", Strict = "strict" }
+}
+
+xml_enum! {
+    /// `virCPUCheck`.
+    pub enum CpuCheck { Default = "default", None = "none", Partial = "partial", Full = "full" }
+}
+
+xml_enum! {
+    /// `virCPUFallback`.
+    pub enum CpuFallback { Allow = "allow", Forbid = "forbid" }
+}
+
+xml_enum! {
+    /// `virCPUFeaturePolicy`.
+    pub enum CpuFeaturePolicy {
+        Force = "force", Require = "require", Optional = "optional", Disable = "disable",
+        Forbid = "forbid",
+    }
+}
+
+/// `<cpu><feature>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuFeature {
+    /// `name=`.
+    pub name: String,
+    /// `policy=` (default `require`).
+    pub policy: CpuFeaturePolicy,
+}
+
+/// `<cpu>`: the guest CPU model (`virCPUDef`, guest type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cpu {
+    /// `mode=` (default `custom`).
+    pub mode: CpuMode,
+    /// `match=` (default `exact`).
+    pub match_: CpuMatch,
+    /// `check=`.
+    pub check: CpuCheck,
+    /// `migratable=` (host-passthrough and maximum only).
+    pub migratable: Option<bool>,
+    /// `<model>`.
+    pub model: Option<String>,
+    /// `<model fallback=…>` (default `allow`).
+    pub fallback: CpuFallback,
+    /// `<model vendor_id=…>`.
+    pub vendor_id: Option<String>,
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<topology sockets dies cores threads>` (all zero when absent).
+    pub topology: Option<(u32, u32, u32, u32)>,
+    /// `<feature>`s, in order.
+    pub features: Vec<CpuFeature>,
+}
+
+pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
+    let Some(n) = child(root, "cpu") else {
+        return Ok(None);
+    };
+    for name in ["numa", "cache", "maxphysaddr"] {
+        if child(n, name).is_some() {
+            return Err(not_modelled(format!("<cpu><{name}>")));
+        }
+    }
+    let mode = match prop(&n, "mode") {
+        None => CpuMode::Custom,
+        Some(m) => CpuMode::parse(&m)
+            .ok_or_else(|| unsupported(format!("Invalid mode attribute '{m}'")))?,
+    };
+    let migratable = prop_on_off(&n, "migratable")?;
+    if migratable.is_some() && !matches!(mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        return Err(unsupported(
+            "Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode",
+        ));
+    }
+    let match_ = prop_enum(&n, "match", false)?.unwrap_or(CpuMatch::Exact);
+    let check = prop_enum(&n, "check", false)?.unwrap_or(CpuCheck::Default);
+    let model = xstring(n, "model");
+    let mut fallback = CpuFallback::Allow;
+    let mut vendor_id = None;
+    if !matches!(mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        if let Some(f) = xattr(n, "model", "fallback") {
+            fallback = CpuFallback::parse(&f)
+                .ok_or_else(|| unsupported("Invalid fallback attribute"))?;
+        }
+        if let Some(v) = xattr(n, "model", "vendor_id") {
+            if v.len() != 12 {
+                return Err(xml_error("vendor_id must be exactly 12 characters long"));
+            }
+            if v.contains(',') {
+                return Err(xml_error("vendor id is invalid"));
+            }
+            vendor_id = Some(v);
+        }
+    }
+    let vendor = xstring(n, "vendor");
+    if vendor.is_some() && model.is_none() {
+        return Err(xml_error("CPU vendor specified without CPU model"));
+    }
+    let topology = match child(n, "topology") {
+        None => None,
+        Some(t) => {
+            let sockets = prop_uint_required(&t, "sockets", 10, true)?;
+            let dies = prop_uint(&t, "dies", 10, true)?.unwrap_or(1);
+            let cores = prop_uint_required(&t, "cores", 10, true)?;
+            let threads = prop_uint_required(&t, "threads", 10, true)?;
+            Some((sockets, dies, cores, threads))
+        }
+    };
+    let nodes: Vec<_> = children(n, "feature").collect();
+    if !nodes.is_empty() && model.is_none() && mode == CpuMode::Custom {
+        return Err(xml_error(
+            "Non-empty feature list specified without CPU model",
+        ));
+    }
+    let mut features: Vec<CpuFeature> = Vec::new();
+    for f in nodes {
+        let policy = match prop(&f, "policy") {
+            None => CpuFeaturePolicy::Require,
+            Some(p) => CpuFeaturePolicy::parse(&p)
+                .ok_or_else(|| unsupported("Invalid CPU feature policy"))?,
+        };
+        let name = prop(&f, "name")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| xml_error("Invalid CPU feature name"))?;
+        if features.iter().any(|x| x.name == name) {
+            return Err(xml_error(format!(
+                "CPU feature '{name}' specified more than once"
+            )));
+        }
+        features.push(CpuFeature { name, policy });
+    }
+    Ok(Some(Cpu {
+        mode,
+        match_,
+        check,
+        migratable,
+        model,
+        fallback,
+        vendor_id,
+        vendor,
+        topology,
+        features,
+    }))
+}
+
+pub(super) fn format_cpu(b: &mut Buf, c: &Cpu) {
+    let mut attrs = Buf::new();
+    let mut kids = b.child();
+    if c.mode != CpuMode::Custom || c.model.is_some() {
+        attrs.add(&format!(" mode='{}'", c.mode.as_str()));
+        if c.mode == CpuMode::Custom {
+            attrs.add(&format!(" match='{}'", c.match_.as_str()));
+        }
+        if c.check != CpuCheck::Default {
+            attrs.add(&format!(" check='{}'", c.check.as_str()));
+        }
+        if matches!(c.mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+            if let Some(m) = c.migratable {
+                attrs.add(&format!(" migratable='{}'", super::xml::on_off(m)));
+            }
+        }
+    }
+    let format_model = matches!(c.mode, CpuMode::Custom | CpuMode::HostModel);
+    if format_model && (c.model.is_some() || c.vendor_id.is_some()) {
+        kids.add("<model");
+        if c.model.is_some() {
+            kids.add(&format!(" fallback='{}'", c.fallback.as_str()));
+        }
+        kids.esc(" vendor_id='%s'", c.vendor_id.as_deref());
+        match &c.model {
+            Some(m) => kids.esc(">%s</model>\n", Some(m)),
+            None => kids.add("/>\n"),
+        }
+    }
+    if format_model {
+        kids.esc("<vendor>%s</vendor>\n", c.vendor.as_deref());
+    }
+    if let Some((s, d, co, t)) = c.topology {
+        kids.add(&format!(
+            "<topology sockets='{s}' dies='{d}' cores='{co}' threads='{t}'/>\n"
+        ));
+    }
+    for f in &c.features {
+        kids.add(&format!(
+            "<feature policy='{}' name='{}'/>\n",
+            f.policy.as_str(),
+            f.name
+        ));
+    }
+    b.element("cpu", attrs, kids);
+}
