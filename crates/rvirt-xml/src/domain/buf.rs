@@ -38,11 +38,6 @@ impl Buf {
         self.s
     }
 
-    /// The current indentation.
-    pub(crate) fn indent(&self) -> usize {
-        self.indent
-    }
-
     /// `virBufferAdjustIndent`.
     pub(crate) fn adjust(&mut self, by: isize) {
         self.indent = self.indent.saturating_add_signed(by);

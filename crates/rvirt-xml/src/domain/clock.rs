@@ -3,8 +3,8 @@
 
 use super::buf::Buf;
 use super::xml::{
-    internal, prop_enum, prop_enum_required, prop_ull, prop_yes_no, select, str_to_ll,
-    str_to_ullp, unsupported, xattr, xml_enum, xml_error, yes_no, Node, Result, XmlEnum,
+    internal, prop_enum, prop_enum_required, prop_ull, prop_yes_no, select, str_to_ll, str_to_ullp,
+    unsupported, xattr, xml_enum, xml_error, yes_no, Node, Result, XmlEnum,
 };
 
 xml_enum! {

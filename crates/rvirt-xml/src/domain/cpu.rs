@@ -4,8 +4,8 @@
 use super::bitmap::Bitmap;
 use super::buf::Buf;
 use super::xml::{
-    child, children, not_modelled, prop, prop_enum, prop_on_off, prop_uint,
-    prop_uint_required, unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
+    child, children, not_modelled, prop, prop_enum, prop_on_off, prop_uint, prop_uint_required,
+    unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
 };
 
 /// `VIR_DOMAIN_CPUMASK_LEN`.
@@ -172,8 +172,8 @@ pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
     let mut vendor_id = None;
     if !matches!(mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
         if let Some(f) = xattr(n, "model", "fallback") {
-            fallback = CpuFallback::parse(&f)
-                .ok_or_else(|| unsupported("Invalid fallback attribute"))?;
+            fallback =
+                CpuFallback::parse(&f).ok_or_else(|| unsupported("Invalid fallback attribute"))?;
         }
         if let Some(v) = xattr(n, "model", "vendor_id") {
             if v.len() != 12 {
@@ -281,4 +281,102 @@ pub(super) fn format_cpu(b: &mut Buf, c: &Cpu) {
         ));
     }
     b.element("cpu", attrs, kids);
+}
+
+xml_enum! {
+    /// `virDomainNumatuneMemMode`.
+    pub enum NumatuneMode {
+        Strict = "strict", Preferred = "preferred", Interleave = "interleave",
+        Restrictive = "restrictive",
+    }
+}
+
+xml_enum! {
+    /// `virDomainNumatunePlacement`.
+    pub enum NumatunePlacement { Default = "default", Static = "static", Auto = "auto" }
+}
+
+/// `<numatune><memory>`: host NUMA memory policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Numatune {
+    /// `mode=` (default strict).
+    pub mode: NumatuneMode,
+    /// `placement=` (static or auto after defaults).
+    pub placement: NumatunePlacement,
+    /// `nodeset=` (static placement).
+    pub nodeset: Option<Bitmap>,
+}
+
+/// `virDomainNumatuneParseXML` (without per-cell `<memnode>`s) and `virDomainNumatuneSet`.
+pub(super) fn parse_numatune(root: Node, placement_static: bool) -> Result<Option<Numatune>> {
+    if children(root, "numatune").count() > 1 {
+        return Err(xml_error("only one numatune is supported"));
+    }
+    if super::xml::first(root, "numatune/memnode").is_some() {
+        return Err(not_modelled("<numatune><memnode>"));
+    }
+    let node = super::xml::first(root, "numatune/memory");
+    let (mut mode, mut placement, mut nodeset) = (None, None, None);
+    if node.is_none() && !placement_static {
+        placement = Some(NumatunePlacement::Auto);
+    }
+    if let Some(m) = node {
+        if let Some(s) = prop(&m, "mode") {
+            mode = Some(NumatuneMode::parse(&s).ok_or_else(|| {
+                unsupported(format!("Unsupported NUMA memory tuning mode '{s}'"))
+            })?);
+        }
+        if let Some(s) = prop(&m, "placement") {
+            placement = Some(NumatunePlacement::parse(&s).ok_or_else(|| {
+                unsupported(format!("Unsupported NUMA memory placement mode '{s}'"))
+            })?);
+        }
+        if let Some(s) = prop(&m, "nodeset") {
+            let b = Bitmap::parse(&s, CPUMASK_LEN)?;
+            if b.is_all_clear() {
+                return Err(unsupported(format!("Invalid value of 'nodeset': {s}")));
+            }
+            nodeset = Some(b);
+        }
+    }
+    if mode.is_none() && placement.is_none() && nodeset.is_none() {
+        return Ok(None);
+    }
+    let mode = mode.unwrap_or(NumatuneMode::Strict);
+    let mut placement = placement.unwrap_or(NumatunePlacement::Default);
+    if nodeset.is_some() && placement == NumatunePlacement::Default {
+        placement = NumatunePlacement::Static;
+    }
+    if placement == NumatunePlacement::Default {
+        placement = if nodeset.is_some() || placement_static {
+            NumatunePlacement::Static
+        } else {
+            NumatunePlacement::Auto
+        };
+    }
+    if placement == NumatunePlacement::Static && nodeset.is_none() {
+        return Err(unsupported(
+            "nodeset for NUMA memory tuning must be set if 'placement' is 'static'",
+        ));
+    }
+    if placement == NumatunePlacement::Auto {
+        nodeset = None;
+    }
+    Ok(Some(Numatune {
+        mode,
+        placement,
+        nodeset,
+    }))
+}
+
+pub(super) fn format_numatune(b: &mut Buf, n: &Numatune) {
+    b.add("<numatune>\n");
+    b.adjust(2);
+    b.add(&format!("<memory mode='{}' ", n.mode.as_str()));
+    match (n.placement, &n.nodeset) {
+        (NumatunePlacement::Static, Some(ns)) => b.add(&format!("nodeset='{}'/>\n", ns.format())),
+        (p, _) => b.add(&format!("placement='{}'/>\n", p.as_str())),
+    }
+    b.adjust(-2);
+    b.add("</numatune>\n");
 }

@@ -11,18 +11,18 @@ use rvirt_proto::error::code;
 
 /// Parses `text`; `url` is the name libvirt gives the document in messages
 /// (`(domain_definition)`), `domcode` the error domain of the caller.
-pub(crate) fn parse<'i>(
-    text: &'i str,
-    url: &str,
-    domcode: i32,
-) -> Result<roxmltree::Document<'i>> {
+pub(crate) fn parse<'i>(text: &'i str, url: &str, domcode: i32) -> Result<roxmltree::Document<'i>> {
     let opts = roxmltree::ParsingOptions {
         allow_dtd: true,
         ..Default::default()
     };
     roxmltree::Document::parse_with_options(text, opts).map_err(|e| {
         let (line, msg, pos) = describe(text, &e);
-        report(code::XML_DETAIL, domcode, detail(text, url, line, &msg, pos))
+        report(
+            code::XML_DETAIL,
+            domcode,
+            detail(text, url, line, &msg, pos),
+        )
     })
 }
 
@@ -114,11 +114,9 @@ fn describe(text: &str, e: &roxmltree::Error) -> (usize, String, usize) {
     let end = text.len();
     let eof_line = line_at(text, end);
     match e {
-        E::NoRootNode if text.trim().is_empty() || !text.trim_start().starts_with('<') => (
-            eof_line,
-            "Start tag expected, '<' not found\n".into(),
-            end,
-        ),
+        E::NoRootNode if text.trim().is_empty() || !text.trim_start().starts_with('<') => {
+            (eof_line, "Start tag expected, '<' not found\n".into(), end)
+        }
         E::UnexpectedEndOfStream | E::UnclosedRootNode | E::NoRootNode => {
             match open_elements(text).last() {
                 Some((name, l)) => (
@@ -126,7 +124,11 @@ fn describe(text: &str, e: &roxmltree::Error) -> (usize, String, usize) {
                     format!("Premature end of data in tag {name} line {l}\n"),
                     end,
                 ),
-                None => (eof_line, "Extra content at the end of the document\n".into(), end),
+                None => (
+                    eof_line,
+                    "Extra content at the end of the document\n".into(),
+                    end,
+                ),
             }
         }
         E::UnexpectedCloseTag(expected, actual, p) => {
@@ -181,7 +183,11 @@ fn detail(text: &str, url: &str, line: usize, msg: &str, pos: usize) -> String {
         pointer.push(if c == b'\t' { '\t' } else { '-' });
     }
     pointer.push('^');
-    let context = if context.is_empty() { "(null)" } else { context };
+    let context = if context.is_empty() {
+        "(null)"
+    } else {
+        context
+    };
     format!("{url}:{line}: {msg}{context}\n{pointer}")
 }
 

@@ -166,11 +166,14 @@ fn copy_el(n: &Node, input: &str) -> El {
         if c.is_element() {
             el.kids.push(Item::El(copy_el(&c, input)));
         } else if c.is_comment() {
-            el.kids.push(Item::Comment(c.text().unwrap_or("").to_string()));
+            el.kids
+                .push(Item::Comment(c.text().unwrap_or("").to_string()));
         } else if c.is_pi() {
             if let Some(pi) = c.pi() {
-                el.kids
-                    .push(Item::Pi(pi.target.to_string(), pi.value.map(str::to_string)));
+                el.kids.push(Item::Pi(
+                    pi.target.to_string(),
+                    pi.value.map(str::to_string),
+                ));
             }
         } else if c.is_text() {
             let t = c.text().unwrap_or("");

@@ -32,7 +32,10 @@ pub(crate) mod xml;
 
 pub use bitmap::Bitmap;
 pub use clock::{Clock, ClockOffset, Timer, TimerMode, TimerName, TimerTickpolicy, TimerTrack};
-pub use cpu::{Cpu, CpuCheck, CpuFallback, CpuFeature, CpuFeaturePolicy, CpuMatch, CpuMode, Vcpus};
+pub use cpu::{
+    Cpu, CpuCheck, CpuFallback, CpuFeature, CpuFeaturePolicy, CpuMatch, CpuMode, Numatune,
+    NumatuneMode, NumatunePlacement, Placement, Vcpus,
+};
 pub use devices::Devices;
 pub use features::{Features, GicVersion, IoApic, MsrsUnknown, SpecFix};
 pub use metadata::Metadata;
@@ -43,7 +46,7 @@ use crate::XmlError;
 use buf::Buf;
 use rvirt_proto::error::{code, domain};
 use xml::{
-    child, children, internal, is_el, not_modelled, prop, unsupported, xml_error, xml_enum,
+    child, children, internal, is_el, not_modelled, prop, unsupported, xml_enum, xml_error,
     xstring, Node, Result, XmlEnum,
 };
 
@@ -143,6 +146,8 @@ pub struct DomainDef {
     pub memory: Memory,
     /// `<vcpu>`.
     pub vcpus: Vcpus,
+    /// `<numatune>`.
+    pub numatune: Option<Numatune>,
     /// `<bootloader>` (Xen PV).
     pub bootloader: Option<String>,
     /// `<bootloader_args>`.
@@ -169,6 +174,31 @@ pub struct DomainDef {
     pub devices: Devices,
     /// The test driver's `<test:…>` namespace data (node files only).
     pub test_ns: TestNamespace,
+}
+
+impl DomainDef {
+    /// Names every interface without a `<target dev>` `testnetN` (lowest unused N), as libvirt's
+    /// test driver does on define (`testDomainGenerateIfnames`). Returns `false` when 1024
+    /// names are taken (libvirt's limit).
+    pub fn assign_test_ifnames(&mut self) -> bool {
+        for i in 0..self.devices.nets.len() {
+            if self.devices.nets[i].ifname.is_some() {
+                continue;
+            }
+            let free = (0..1024).map(|n| format!("testnet{n}")).find(|name| {
+                !self
+                    .devices
+                    .nets
+                    .iter()
+                    .any(|x| x.ifname.as_deref() == Some(name.as_str()))
+            });
+            match free {
+                Some(name) => self.devices.nets[i].ifname = Some(name),
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 /// libvirt's test driver namespace (`xmlns:test='http://libvirt.org/schemas/domain/test/1.0'`),
@@ -215,7 +245,6 @@ const NOT_MODELLED_TOP: &[&str] = &[
     "iothreads",
     "iothreadids",
     "cputune",
-    "numatune",
     "resource",
     "sysinfo",
     "idmap",
@@ -233,8 +262,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         )));
     }
     for c in root.children().filter(|c| c.is_element()) {
-        if c.tag_name().namespace().is_none() && NOT_MODELLED_TOP.contains(&c.tag_name().name())
-        {
+        if c.tag_name().namespace().is_none() && NOT_MODELLED_TOP.contains(&c.tag_name().name()) {
             return Err(not_modelled(format!("<{}>", c.tag_name().name())));
         }
     }
@@ -261,8 +289,8 @@ fn parse_node(root: Node) -> Result<DomainDef> {
     let Some(virt) = prop(&root, "type").filter(|s| !s.is_empty()) else {
         return Err(internal("missing domain type attribute"));
     };
-    let virt_type = VirtType::parse(&virt)
-        .ok_or_else(|| unsupported(format!("invalid domain type {virt}")))?;
+    let virt_type =
+        VirtType::parse(&virt).ok_or_else(|| unsupported(format!("invalid domain type {virt}")))?;
     let bootloader = xstring(root, "bootloader");
     let bootloader_args = xstring(root, "bootloader_args");
     let mut os = os::parse_caps(root, virt_type, bootloader.is_some())?;
@@ -279,6 +307,15 @@ fn parse_node(root: Node) -> Result<DomainDef> {
     // virDomainDefParseXML's <numa> checks: with no <numa>, the highest CPU id is 0.
     if vcpus.max == 0 {
         return Err(internal("CPU IDs in <numa> exceed the <vcpu> count"));
+    }
+    let numatune = cpu::parse_numatune(root, vcpus.placement == cpu::Placement::Static)?;
+    let mut vcpus = vcpus;
+    if numatune
+        .as_ref()
+        .is_some_and(|n| n.placement == cpu::NumatunePlacement::Auto)
+        && vcpus.cpuset.is_none()
+    {
+        vcpus.placement = cpu::Placement::Auto;
     }
     let features = features::parse(root)?;
     let (on_poweroff, on_reboot, on_crash, on_lockfailure, pm) = parse_lifecycle(root)?;
@@ -307,6 +344,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         metadata,
         memory,
         vcpus,
+        numatune,
         bootloader,
         bootloader_args,
         os,
@@ -438,7 +476,10 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.add(&format!("<genid>{}</genid>\n", uuid_format(g)));
     }
     b.esc("<title>%s</title>\n", def.title.as_deref());
-    b.esc("<description>%s</description>\n", def.description.as_deref());
+    b.esc(
+        "<description>%s</description>\n",
+        def.description.as_deref(),
+    );
     if let Some(m) = &def.metadata {
         m.format(b);
     }
@@ -459,6 +500,9 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         mem.current
     ));
     cpu::format_vcpus(b, &def.vcpus);
+    if let Some(n) = &def.numatune {
+        cpu::format_numatune(b, n);
+    }
     if let Some(bl) = &def.bootloader {
         b.esc("<bootloader>%s</bootloader>\n", Some(bl));
         b.esc(
@@ -476,7 +520,10 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         "<on_poweroff>{}</on_poweroff>\n",
         def.on_poweroff.as_str()
     ));
-    b.add(&format!("<on_reboot>{}</on_reboot>\n", def.on_reboot.as_str()));
+    b.add(&format!(
+        "<on_reboot>{}</on_reboot>\n",
+        def.on_reboot.as_str()
+    ));
     b.add(&format!("<on_crash>{}</on_crash>\n", def.on_crash.as_str()));
     if def.on_lockfailure != LockFailureAction::Default {
         b.add(&format!(
@@ -488,10 +535,7 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.add("<pm>\n");
         b.adjust(2);
         if let Some(v) = def.pm.suspend_to_mem {
-            b.add(&format!(
-                "<suspend-to-mem enabled='{}'/>\n",
-                xml::yes_no(v)
-            ));
+            b.add(&format!("<suspend-to-mem enabled='{}'/>\n", xml::yes_no(v)));
         }
         if let Some(v) = def.pm.suspend_to_disk {
             b.add(&format!(

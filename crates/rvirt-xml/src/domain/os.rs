@@ -127,8 +127,9 @@ pub(super) fn parse_caps(root: Node, virt: VirtType, has_bootloader: bool) -> Re
     let mut type_ = match ostype {
         None if has_bootloader => OsType::Xen,
         None => return Err(xml_error("an os <type> must be specified")),
-        Some(t) => OsType::parse(&t)
-            .ok_or_else(|| unsupported(format!("unknown OS type '{t}'")))?,
+        Some(t) => {
+            OsType::parse(&t).ok_or_else(|| unsupported(format!("unknown OS type '{t}'")))?
+        }
     };
     // libvirt's Xen back-compat: "linux" means a PV guest.
     if type_ == OsType::Linux && virt == VirtType::Xen {

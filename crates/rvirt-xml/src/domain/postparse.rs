@@ -2,9 +2,7 @@
 //! `virDomainDefPostParseCommon`, the test driver's device callback, and the parts of
 //! `virDomainDefValidate` that concern what rvirt models), in libvirt's order.
 
-use super::devices::{
-    self, Address, ChrDef, ChrDeviceType, ChrTargetType, VideoDef, VideoType,
-};
+use super::devices::{self, Address, ChrDef, ChrDeviceType, ChrTargetType, VideoDef, VideoType};
 use super::xml::{unsupported, xml_error, Result};
 use super::{clock, BootDev, CpuCheck, CpuMode, DomainDef, LifecycleAction, LoaderType, OsType};
 use rvirt_proto::error::{code, domain};
@@ -72,7 +70,9 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
     }
     if let Some(c) = &def.cpu {
         if c.mode == CpuMode::Custom && c.model.is_none() && c.check != CpuCheck::Default {
-            return Err(unsupported("check attribute specified for CPU with no model"));
+            return Err(unsupported(
+                "check attribute specified for CPU with no model",
+            ));
         }
     }
 
@@ -177,7 +177,11 @@ fn boot_order(def: &mut DomainDef) -> Result<()> {
 /// serial port.
 fn console_compat(def: &mut DomainDef) -> Result<()> {
     let d = &mut def.devices;
-    if d.consoles.iter().skip(1).any(|c| c.target_type == ChrTargetType::Serial) {
+    if d.consoles
+        .iter()
+        .skip(1)
+        .any(|c| c.target_type == ChrTargetType::Serial)
+    {
         return Err(unsupported("Only the first console can be a serial port"));
     }
     let hvm = def.os.type_ == OsType::Hvm;
@@ -333,8 +337,7 @@ fn validate(def: &DomainDef) -> Result<()> {
             "invalid value for rebootTimeout, must be in range [-1,65535]",
         ));
     }
-    if d.videos.first().is_some_and(|v| v.primary) && d.videos.iter().skip(1).any(|v| v.primary)
-    {
+    if d.videos.first().is_some_and(|v| v.primary) && d.videos.iter().skip(1).any(|v| v.primary) {
         return Err(unsupported("Only one primary video device is supported"));
     }
     for disk in &d.disks {

@@ -3,7 +3,8 @@
 
 use super::*;
 
-const MIN: &str = "<domain type='test'><name>min</name><memory>1024</memory><os><type>hvm</type></os></domain>";
+const MIN: &str =
+    "<domain type='test'><name>min</name><memory>1024</memory><os><type>hvm</type></os></domain>";
 
 #[test]
 fn minimal_document_gets_libvirt_defaults() {
@@ -60,15 +61,30 @@ fn errors_match_libvirt() {
     );
     assert_eq!(
         err("<domain type='test'><name>x</name><os><type>hvm</type></os></domain>"),
-        (27, 20, "XML error: Memory size must be specified via <memory> or in the <numa> configuration".into())
+        (
+            27,
+            20,
+            "XML error: Memory size must be specified via <memory> or in the <numa> configuration"
+                .into()
+        )
     );
     assert_eq!(
         err("<domain><name>x</name><memory>1</memory><os><type>hvm</type></os></domain>"),
-        (1, 20, "internal error: missing domain type attribute".into())
+        (
+            1,
+            20,
+            "internal error: missing domain type attribute".into()
+        )
     );
     assert_eq!(
-        err("<domain type='foo'><name>x</name><memory>1</memory><os><type>hvm</type></os></domain>"),
-        (67, 20, "unsupported configuration: invalid domain type foo".into())
+        err(
+            "<domain type='foo'><name>x</name><memory>1</memory><os><type>hvm</type></os></domain>"
+        ),
+        (
+            67,
+            20,
+            "unsupported configuration: invalid domain type foo".into()
+        )
     );
     assert_eq!(
         err("<domain type='test'><name>x</name><memory>1</memory></domain>"),
@@ -76,7 +92,11 @@ fn errors_match_libvirt() {
     );
     assert_eq!(
         err("<foo/>"),
-        (27, 5, "XML error: expecting root element of 'domain', not 'foo'".into())
+        (
+            27,
+            5,
+            "XML error: expecting root element of 'domain', not 'foo'".into()
+        )
     );
     assert_eq!(
         err("<domain type='test'><name>a/b</name><memory>1</memory><os><type>hvm</type></os></domain>"),

@@ -187,6 +187,7 @@ pub(crate) trait XmlEnum: Sized + Copy {
 macro_rules! xml_enum {
     ($(#[$m:meta])* pub enum $name:ident { $($var:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
+        #[allow(clippy::enum_variant_names)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
             $(#[doc = concat!("`", $s, "`")] $var),+
@@ -308,7 +309,10 @@ fn c_integer(s: &str, base: u32) -> Option<(bool, u64)> {
         let Some(d) = (b[i] as char).to_digit(base) else {
             break;
         };
-        match val.checked_mul(base as u64).and_then(|v| v.checked_add(d as u64)) {
+        match val
+            .checked_mul(base as u64)
+            .and_then(|v| v.checked_add(d as u64))
+        {
             Some(v) => val = v,
             None => overflow = true,
         }
@@ -435,11 +439,6 @@ pub(crate) fn prop_int(
     Ok(Some(x))
 }
 
-/// `virXMLPropInt` with `VIR_XML_PROP_REQUIRED`.
-pub(crate) fn prop_int_required(n: &Node, name: &str, base: u32) -> Result<i32> {
-    prop_int(n, name, base, false, false)?.ok_or_else(|| missing_attr(n, name))
-}
-
 fn zero_attr(n: &Node, name: &str) -> XmlError {
     xml_util_error(format!(
         "Invalid value for attribute '{name}' in element '{}': Zero is not permitted",
@@ -475,7 +474,12 @@ pub(crate) fn xpath_ull(n: Node, path: &str, attr: Option<&str>) -> Result<Optio
 
 /// `virScaleInteger`: multiplies `value` by the unit named by `suffix` (default `scale`),
 /// refusing results above `limit`. Errors are raised from `virutil.c` (domain `VIR_FROM_NONE`).
-pub(crate) fn scale_integer(value: u64, suffix: Option<&str>, scale: u64, limit: u64) -> Result<u64> {
+pub(crate) fn scale_integer(
+    value: u64,
+    suffix: Option<&str>,
+    scale: u64,
+    limit: u64,
+) -> Result<u64> {
     let suffix = suffix.unwrap_or("");
     let scale = if suffix.is_empty() {
         scale
@@ -555,7 +559,12 @@ pub(crate) fn parse_scaled(
 pub(crate) const MEMORY_MAX_BYTES: u64 = i64::MAX as u64;
 
 /// `virDomainParseMemory` for element `path` (text plus `unit`): KiB, rounded up.
-pub(crate) fn parse_memory(n: Node, path: &str, xpath_text: &str, required: bool) -> Result<Option<u64>> {
+pub(crate) fn parse_memory(
+    n: Node,
+    path: &str,
+    xpath_text: &str,
+    required: bool,
+) -> Result<Option<u64>> {
     let max = MEMORY_MAX_BYTES;
     let value = xstring(n, path);
     let unit = xattr(n, path, "unit");

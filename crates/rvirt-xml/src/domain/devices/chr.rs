@@ -3,8 +3,8 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    children, not_modelled, prop, prop_enum, prop_on_off, prop_yes_no, str_to_ui, unsupported,
-    xattr, xml_enum, xml_error, Node, Result, XmlEnum,
+    children, not_modelled, prop, prop_on_off, prop_yes_no, str_to_ui, unsupported, xattr,
+    xml_enum, xml_error, Node, Result, XmlEnum,
 };
 use super::{format_info, parse_info, DeviceInfo};
 use crate::domain::FormatOpts;
@@ -280,7 +280,9 @@ fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
     }
     let logs: Vec<Node> = children(n, "log").collect();
     if logs.len() > 1 {
-        return Err(xml_error("only one log element is allowed for character device"));
+        return Err(xml_error(
+            "only one log element is allowed for character device",
+        ));
     }
     if let Some(l) = logs.first() {
         src.logfile = prop(l, "file");
@@ -386,7 +388,9 @@ pub(super) fn parse(n: Node) -> Result<Chr> {
         }
         None => {
             if device == ChrDeviceType::Channel {
-                return Err(xml_error("target type must be specified for channel device"));
+                return Err(xml_error(
+                    "target type must be specified for channel device",
+                ));
             }
         }
     }

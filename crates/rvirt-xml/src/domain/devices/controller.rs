@@ -5,8 +5,8 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    child, children, not_modelled, prop, prop_enum, prop_int, prop_on_off, prop_uint,
-    report, select, unsupported, xml_enum, xml_error, Node, Result, XmlEnum,
+    child, children, not_modelled, prop, prop_enum, prop_int, prop_on_off, prop_uint, report,
+    select, unsupported, xml_enum, xml_error, Node, Result,
 };
 use super::disk::DiskBus;
 use super::{format_info, parse_info, Address, DeviceInfo, Devices, VirtioOptions};
@@ -278,7 +278,7 @@ pub(super) fn parse_all(root: Node, out: &mut Vec<Controller>) -> Result<()> {
         let c = parse(n)?;
         if c.type_ == ControllerType::Usb {
             let is_none = c.model.as_deref() == Some("none");
-            if (is_none && (usb_other || usb_none)) || (!is_none && usb_none) {
+            if usb_none || (is_none && usb_other) {
                 return Err(report(
                     code::XML_DETAIL,
                     domain::DOMAIN,
@@ -319,12 +319,9 @@ fn insert(list: &mut Vec<Controller>, c: Controller) {
             break;
         };
         let cur_idx = cur.index.unwrap_or(-1);
-        if cur_idx > idx {
-            insert_at = Some(i);
-        } else if c.info.master_startport.is_none()
-            && cur.info.master_startport.is_some()
-            && cur_idx == idx
-        {
+        // Before a later index, or (a master) before a companion with the same index.
+        let companion = c.info.master_startport.is_none() && cur.info.master_startport.is_some();
+        if cur_idx > idx || (companion && cur_idx == idx) {
             insert_at = Some(i);
         } else if insert_at.is_none() {
             insert_at = Some(i + 1);
@@ -363,9 +360,10 @@ pub(crate) fn assign_indexes(list: &mut [Controller]) {
             if let Some(p) = prev {
                 let pidx = list[p].index;
                 let model = list[outer].model.clone();
-                if list.iter().any(|c| {
-                    c.type_ == ControllerType::Usb && c.index == pidx && c.model == model
-                }) {
+                if list
+                    .iter()
+                    .any(|c| c.type_ == ControllerType::Usb && c.index == pidx && c.model == model)
+                {
                     prev = None;
                 }
             }

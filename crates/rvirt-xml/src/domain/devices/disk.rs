@@ -274,7 +274,10 @@ fn parse_backing(n: Node) -> Result<Option<Option<Box<DiskSource>>>> {
         Some(x) if x != StorageType::None => x,
         _ => return Err(xml_error(format!("unknown storage source type '{t}'"))),
     };
-    if !matches!(type_, StorageType::File | StorageType::Block | StorageType::Dir) {
+    if !matches!(
+        type_,
+        StorageType::File | StorageType::Block | StorageType::Dir
+    ) {
         return Err(not_modelled(format!("<backingStore type='{t}'>")));
     }
     let format = match StorageFormat::parse(&fmt) {
@@ -382,9 +385,7 @@ pub(super) fn parse(n: Node) -> Result<Disk> {
             } else {
                 match StorageFormat::parse(&t) {
                     Some(f) if f != StorageFormat::None => f,
-                    _ => {
-                        return Err(unsupported(format!("unknown driver format value '{t}'")))
-                    }
+                    _ => return Err(unsupported(format!("unknown driver format value '{t}'"))),
                 }
             });
         }
@@ -433,7 +434,10 @@ pub(crate) fn disk_name_to_index(name: &str) -> Option<u32> {
     let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
         .iter()
         .find_map(|p| name.strip_prefix(p))?;
-    let letters: String = rest.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
     if letters.is_empty() {
         return None;
     }
@@ -565,9 +569,7 @@ pub(crate) fn validate(disk: &Disk) -> Result<()> {
     let at = disk.info.address_type();
     let compatible = at == AddressType::None
         || match disk.bus {
-            DiskBus::Ide | DiskBus::Fdc | DiskBus::Scsi | DiskBus::Sata => {
-                at == AddressType::Drive
-            }
+            DiskBus::Ide | DiskBus::Fdc | DiskBus::Scsi | DiskBus::Sata => at == AddressType::Drive,
             _ => true,
         };
     if !compatible {
@@ -580,7 +582,11 @@ pub(crate) fn validate(disk: &Disk) -> Result<()> {
     if disk.bus != DiskBus::Virtio {
         if matches!(
             disk.model,
-            Some(DiskModel::Virtio | DiskModel::VirtioTransitional | DiskModel::VirtioNonTransitional)
+            Some(
+                DiskModel::Virtio
+                    | DiskModel::VirtioTransitional
+                    | DiskModel::VirtioNonTransitional
+            )
         ) {
             return Err(unsupported(format!(
                 "disk model '{}' not supported for bus '{}'",
@@ -594,21 +600,21 @@ pub(crate) fn validate(disk: &Disk) -> Result<()> {
             ));
         }
         if disk.driver.event_idx.is_some() {
-            return Err(unsupported("disk event_idx mode supported only for virtio bus"));
+            return Err(unsupported(
+                "disk event_idx mode supported only for virtio bus",
+            ));
         }
         if disk.driver.ioeventfd.is_some() {
-            return Err(unsupported("disk ioeventfd mode supported only for virtio bus"));
+            return Err(unsupported(
+                "disk ioeventfd mode supported only for virtio bus",
+            ));
         }
         disk.driver.virtio.check_absent()?;
     }
-    if disk.tray != Tray::Closed && !matches!(disk.device, DiskDevice::Floppy | DiskDevice::Cdrom)
-    {
+    if disk.tray != Tray::Closed && !matches!(disk.device, DiskDevice::Floppy | DiskDevice::Cdrom) {
         return Err(unsupported("tray is only valid for cdrom and floppy"));
     }
-    for (v, what, len) in [
-        (&disk.vendor, "vendor", 8),
-        (&disk.product, "product", 16),
-    ] {
+    for (v, what, len) in [(&disk.vendor, "vendor", 8), (&disk.product, "product", 16)] {
         if let Some(v) = v {
             if !v.bytes().all(|c| (0x20..0x7f).contains(&c)) {
                 return Err(xml_error(format!("disk {what} is not printable string")));
@@ -754,18 +760,44 @@ pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
             da.add(&format!(" {name}='{v}'"));
         }
     };
-    e(&mut da, "cache", dr.cache.filter(|c| *c != DiskCache::Default).map(|c| c.as_str()));
+    e(
+        &mut da,
+        "cache",
+        dr.cache
+            .filter(|c| *c != DiskCache::Default)
+            .map(|c| c.as_str()),
+    );
     e(&mut da, "error_policy", dr.error_policy.map(|c| c.as_str()));
-    e(&mut da, "rerror_policy", dr.rerror_policy.map(|c| c.as_str()));
+    e(
+        &mut da,
+        "rerror_policy",
+        dr.rerror_policy.map(|c| c.as_str()),
+    );
     e(&mut da, "io", dr.io.map(|c| c.as_str()));
-    e(&mut da, "ioeventfd", dr.ioeventfd.map(super::super::xml::on_off));
-    e(&mut da, "event_idx", dr.event_idx.map(super::super::xml::on_off));
-    e(&mut da, "copy_on_read", dr.copy_on_read.map(super::super::xml::on_off));
+    e(
+        &mut da,
+        "ioeventfd",
+        dr.ioeventfd.map(super::super::xml::on_off),
+    );
+    e(
+        &mut da,
+        "event_idx",
+        dr.event_idx.map(super::super::xml::on_off),
+    );
+    e(
+        &mut da,
+        "copy_on_read",
+        dr.copy_on_read.map(super::super::xml::on_off),
+    );
     e(&mut da, "discard", dr.discard.map(|c| c.as_str()));
     if dr.iothread != 0 {
         da.add(&format!(" iothread='{}'", dr.iothread));
     }
-    e(&mut da, "detect_zeroes", dr.detect_zeroes.map(|c| c.as_str()));
+    e(
+        &mut da,
+        "detect_zeroes",
+        dr.detect_zeroes.map(|c| c.as_str()),
+    );
     if dr.queues != 0 {
         da.add(&format!(" queues='{}'", dr.queues));
     }
@@ -782,7 +814,9 @@ pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
     k.esc("<backenddomain name='%s'/>\n", d.backend_domain.as_deref());
     let (cyls, heads, secs, trans) = d.geometry;
     if cyls > 0 && heads > 0 && secs > 0 {
-        k.add(&format!("<geometry cyls='{cyls}' heads='{heads}' secs='{secs}'"));
+        k.add(&format!(
+            "<geometry cyls='{cyls}' heads='{heads}' secs='{secs}'"
+        ));
         if trans != GeometryTrans::Default {
             k.add(&format!(" trans='{}'", trans.as_str()));
         }

@@ -209,9 +209,7 @@ fn parse_listens(g: &mut Graphics, n: &Node) -> Result<()> {
         let type_: ListenType = prop_enum_required(l, "type", false)?;
         let gt = g.type_.as_str();
         match type_ {
-            ListenType::Socket
-                if !matches!(g.type_, GraphicsType::Vnc | GraphicsType::Spice) =>
-            {
+            ListenType::Socket if !matches!(g.type_, GraphicsType::Vnc | GraphicsType::Spice) => {
                 return Err(unsupported(format!(
                     "listen type 'socket' is not available for graphics type '{gt}'"
                 )))
@@ -302,8 +300,10 @@ fn parse_listens(g: &mut Graphics, n: &Node) -> Result<()> {
     };
     if g.listens.is_empty() {
         g.listens.push(new);
-    } else if matches!(g.listens[0].type_, ListenType::Address | ListenType::Network)
-        && new.type_ == ListenType::Socket
+    } else if matches!(
+        g.listens[0].type_,
+        ListenType::Address | ListenType::Network
+    ) && new.type_ == ListenType::Socket
     {
         g.listens[0] = new;
     }
@@ -396,7 +396,11 @@ pub(super) fn parse(n: Node) -> Result<Graphics> {
                 s.zlib = Some(prop_enum_required(&c, "compression", true)?);
             }
             if let Some(c) = child(n, "playback") {
-                s.playback = Some(required(&c, "compression", prop_on_off(&c, "compression")?)?);
+                s.playback = Some(required(
+                    &c,
+                    "compression",
+                    prop_on_off(&c, "compression")?,
+                )?);
             }
             if let Some(c) = child(n, "streaming") {
                 s.streaming = Some(prop_enum_required(&c, "mode", true)?);
@@ -428,7 +432,12 @@ pub(super) fn parse(n: Node) -> Result<Graphics> {
                 g.egl_rendernode = prop(&c, "rendernode");
             }
         }
-        other => return Err(not_modelled(format!("<graphics type='{}'>", other.as_str()))),
+        other => {
+            return Err(not_modelled(format!(
+                "<graphics type='{}'>",
+                other.as_str()
+            )))
+        }
     }
     Ok(g)
 }
@@ -446,10 +455,7 @@ fn required(n: &Node, name: &str, v: Option<bool>) -> Result<bool> {
 pub(crate) fn post_parse(g: &mut Graphics) {
     if g.type_ == GraphicsType::Spice {
         if let Some(l) = g.listens.first_mut() {
-            if l.type_ == ListenType::Address
-                && g.port == 0
-                && g.spice.tls_port == 0
-                && !g.autoport
+            if l.type_ == ListenType::Address && g.port == 0 && g.spice.tls_port == 0 && !g.autoport
             {
                 l.address = None;
                 l.type_ = ListenType::None;

@@ -2,8 +2,7 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    child, internal, not_modelled, prop, unsupported, xml_enum, xml_error, Node, Result,
-    XmlEnum,
+    child, internal, not_modelled, prop, unsupported, xml_enum, xml_error, Node, Result, XmlEnum,
 };
 use super::{format_info, parse_info, AddressType, DeviceInfo, VirtioOptions};
 use crate::domain::{Arch, FormatOpts, Os, OsType, VirtType};

@@ -25,8 +25,8 @@ pub use video::{Video, VideoType};
 
 use super::buf::Buf;
 use super::xml::{
-    child, first, internal, not_modelled, prop, prop_on_off, prop_uint, prop_uint_required,
-    select, unsupported, xattr, xml_enum, xml_error, Node, Result, XmlEnum,
+    child, first, internal, not_modelled, prop, prop_on_off, prop_uint, prop_uint_required, select,
+    unsupported, xattr, xml_enum, xml_error, Node, Result, XmlEnum,
 };
 use super::{DomainDef, FormatOpts, Os, VirtType};
 
@@ -329,8 +329,7 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
 /// Whether an alias given in the XML survives an inactive parse (a valid user alias).
 fn keep_alias(a: &str) -> bool {
     a.starts_with("ua-")
-        && a
-            .bytes()
+        && a.bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
@@ -392,7 +391,12 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
     };
     Ok(Some(match at {
         AddressType::Pci => {
-            let (domain, bus, slot, function) = (u("domain", 0)?, u("bus", 0)?, u("slot", 0)?, u("function", 0)?);
+            let (domain, bus, slot, function) = (
+                u("domain", 0)?,
+                u("bus", 0)?,
+                u("slot", 0)?,
+                u("function", 0)?,
+            );
             let multifunction = prop_on_off(a, "multifunction")?;
             let empty = domain == 0 && bus == 0 && slot == 0;
             if !empty {
@@ -597,10 +601,6 @@ impl VirtioOptions {
         })
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
     pub(crate) fn format(&self, attrs: &mut Buf) {
         for (name, v) in [
             ("iommu", self.iommu),
@@ -617,9 +617,18 @@ impl VirtioOptions {
     /// `virDomainCheckVirtioOptionsAreAbsent`.
     pub(crate) fn check_absent(&self) -> Result<()> {
         for (v, what) in [
-            (self.iommu, "iommu driver option is only supported for virtio devices"),
-            (self.ats, "ats driver option is only supported for virtio devices"),
-            (self.packed, "packed driver option is only supported for virtio devices"),
+            (
+                self.iommu,
+                "iommu driver option is only supported for virtio devices",
+            ),
+            (
+                self.ats,
+                "ats driver option is only supported for virtio devices",
+            ),
+            (
+                self.packed,
+                "packed driver option is only supported for virtio devices",
+            ),
             (
                 self.page_per_vq,
                 "page_per_vq option is only supported for virtio devices",

@@ -5,8 +5,8 @@
 use super::super::buf::Buf;
 use super::super::xml::{
     child, first, not_modelled, on_off, prop, prop_enum, prop_on_off, prop_required, prop_uint,
-    prop_yes_no, random_bytes, unsupported, xattr, xml_enum, xml_error, xpath_ull, Node,
-    Result, XmlEnum,
+    prop_yes_no, random_bytes, unsupported, xattr, xml_enum, xml_error, xpath_ull, Node, Result,
+    XmlEnum,
 };
 use super::{format_info, parse_info, DeviceInfo, VirtioOptions};
 use crate::domain::FormatOpts;
@@ -345,7 +345,12 @@ pub(super) fn parse(n: Node) -> Result<Net> {
         NetType::User => NetSource::User {
             dev: src.and_then(|s| prop(&s, "dev")),
         },
-        other => return Err(not_modelled(format!("<interface type='{}'>", other.as_str()))),
+        other => {
+            return Err(not_modelled(format!(
+                "<interface type='{}'>",
+                other.as_str()
+            )))
+        }
     };
     let (mut ifname, mut managed_tap) = (None, None);
     if let Some(tg) = child(n, "target") {
@@ -358,8 +363,7 @@ pub(super) fn parse(n: Node) -> Result<Net> {
     let downscript = xattr(n, "downscript", "path");
     let backend_domain = xattr(n, "backenddomain", "name");
 
-    let (mut mac, mut mac_generated, mut mac_type, mut mac_check) =
-        (None, false, None, None);
+    let (mut mac, mut mac_generated, mut mac_type, mut mac_check) = (None, false, None, None);
     if let Some(m) = child(n, "mac") {
         if let Some(a) = prop(&m, "address") {
             let parsed = Mac::parse(&a)
@@ -442,8 +446,9 @@ pub(super) fn parse(n: Node) -> Result<Net> {
     };
     net.mtu = match xattr(n, "mtu", "size") {
         None => 0,
-        Some(s) => super::super::xml::str_to_uip(&s, 10)
-            .ok_or_else(|| xml_error("malformed mtu size"))?,
+        Some(s) => {
+            super::super::xml::str_to_uip(&s, 10).ok_or_else(|| xml_error("malformed mtu size"))?
+        }
     };
     Ok(net)
 }
@@ -451,7 +456,10 @@ pub(super) fn parse(n: Node) -> Result<Net> {
 pub(super) fn format(b: &mut Buf, n: &Net, opts: FormatOpts) {
     b.add(&format!("<interface type='{}'", n.type_().as_str()));
     if let Some(t) = n.trust_guest_rx_filters {
-        b.add(&format!(" trustGuestRxFilters='{}'", super::super::xml::yes_no(t)));
+        b.add(&format!(
+            " trustGuestRxFilters='{}'",
+            super::super::xml::yes_no(t)
+        ));
     }
     b.add(">\n");
     b.adjust(2);
@@ -576,7 +584,10 @@ mod tests {
             Mac::parse("aa:bb:cc:dd:ee:ff").unwrap().to_string(),
             "aa:bb:cc:dd:ee:ff"
         );
-        assert_eq!(Mac::parse("a:b:c:d:e:f").unwrap().to_string(), "0a:0b:0c:0d:0e:0f");
+        assert_eq!(
+            Mac::parse("a:b:c:d:e:f").unwrap().to_string(),
+            "0a:0b:0c:0d:0e:0f"
+        );
         assert!(Mac::parse("zz").is_none());
         assert!(Mac::parse("aa:bb:cc:dd:ee").is_none());
         assert!(Mac::parse("aaa:bb:cc:dd:ee:ff").is_none());

@@ -95,8 +95,9 @@ impl Video {
 fn kib(n: Node, attr: &str) -> Result<u32> {
     match xattr(n, "model", attr) {
         None => Ok(0),
-        Some(v) => str_to_uip(&v, 10)
-            .ok_or_else(|| xml_error(format!("cannot parse video {attr} '{v}'"))),
+        Some(v) => {
+            str_to_uip(&v, 10).ok_or_else(|| xml_error(format!("cannot parse video {attr} '{v}'")))
+        }
     }
 }
 
