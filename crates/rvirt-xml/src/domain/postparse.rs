@@ -320,6 +320,12 @@ fn validate(def: &DomainDef) -> Result<()> {
                     "NVRAM is not permitted when loader is stateless",
                 ));
             }
+        } else if l.stateless == Some(false) && l.type_ != Some(LoaderType::Pflash) {
+            return Err(super::xml::report(
+                code::XML_DETAIL,
+                domain::DOMAIN,
+                "Only pflash loader type permits NVRAM",
+            ));
         }
     }
     if def.os.bootmenu_timeout.is_some_and(|t| t > 65535) {
@@ -340,8 +346,5 @@ fn validate(def: &DomainDef) -> Result<()> {
     if d.videos.first().is_some_and(|v| v.primary) && d.videos.iter().skip(1).any(|v| v.primary) {
         return Err(unsupported("Only one primary video device is supported"));
     }
-    for disk in &d.disks {
-        devices::validate_disk(disk)?;
-    }
-    Ok(())
+    devices::validate_devices(def)
 }

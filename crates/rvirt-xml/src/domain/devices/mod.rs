@@ -12,6 +12,7 @@ mod graphics;
 mod input;
 mod memballoon;
 mod net;
+mod validate;
 mod video;
 
 pub use chr::{Chr, ChrDeviceType, ChrSource, ChrSourceType, ChrTargetType};
@@ -266,8 +267,9 @@ pub(super) use chr::{post_parse as chr_post_parse, Chr as ChrDef};
 pub(super) use controller::{
     add_implicit as add_implicit_controllers, assign_indexes, validate as validate_controllers,
 };
-pub(super) use disk::{post_parse as disk_post_parse, validate as validate_disk};
+pub(super) use disk::post_parse as disk_post_parse;
 pub(super) use graphics::post_parse as graphics_post_parse;
+pub(super) use validate::run as validate_devices;
 pub(super) use video::{post_parse as video_post_parse, Video as VideoDef};
 
 /// The `<devices>` element.
