@@ -829,6 +829,73 @@ mod tests {
         v
     }
 
+    /// `virsh dumpxml test` on libvirtd 9.0's test:///default.
+    const DEFAULT_DOMAIN_LIVE_XML: &str = "<domain type='test' id='1'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+      <target dev='testnet0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
+    </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </memballoon>
+  </devices>
+</domain>
+";
+
+    #[test]
+    fn default_domain_xml_matches_libvirt() {
+        let drv = driver();
+        let t = domain_lookup_by_name(&drv, "test").unwrap();
+        assert_eq!(
+            domain_get_xml_desc(&drv, &t, 0).unwrap(),
+            DEFAULT_DOMAIN_LIVE_XML
+        );
+        assert_eq!(
+            domain_get_xml_desc(&drv, &t, 2).unwrap(),
+            DEFAULT_DOMAIN_LIVE_XML.replacen(" id='1'", "", 1)
+        );
+    }
+
+    /// libvirt keeps a format-and-parse copy as the persistent definition when a domain starts,
+    /// so a console behind the serial alias is renumbered from then on.
+    #[test]
+    fn persistent_copy_renumbers_like_libvirt() {
+        let drv = driver();
+        let xml = "<domain type='test'><name>c</name><memory>1024</memory><os><type>hvm</type></os><devices><serial type='pty'/><console type='pty'><target type='virtio'/></console></devices></domain>";
+        let d = domain_define_xml(&drv, xml, 0).unwrap();
+        let port = |x: String| {
+            x.lines()
+                .filter(|l| l.contains("virtio' port"))
+                .collect::<String>()
+        };
+        let d = domain_create(&drv, &d, 0).unwrap();
+        assert!(port(domain_get_xml_desc(&drv, &d, 0).unwrap()).contains("port='0'"));
+        assert!(port(domain_get_xml_desc(&drv, &d, 2).unwrap()).contains("port='1'"));
+        domain_destroy(&drv, &d, 0).unwrap();
+        assert!(port(domain_get_xml_desc(&drv, &d, 0).unwrap()).contains("port='1'"));
+    }
+
     #[test]
     fn default_domain_runs_with_reason_unknown() {
         let drv = driver();
