@@ -18,15 +18,16 @@ pub enum XmlError {
     /// An argument outside its range: `VIR_ERR_INVALID_ARG`.
     #[error("{0}")]
     InvalidArg(String),
-    /// Any other libvirt error, with its exact number, domain and detail (`None` gives the
-    /// code's bare message, as `virReportError(code, NULL)` does).
-    #[error("{}", format_message(*code, detail.as_deref()))]
-    Report {
+    /// Any error exactly as libvirt reports it: its number, its domain (the subsystem that raised
+    /// it, e.g. `VIR_FROM_NETWORK` for network_conf.c, `VIR_FROM_XML` for virxml.c) and its
+    /// detail (`None` for libvirt's bare message, as `virReportError(code, NULL)`).
+    #[error("{}", format_message(*.code, .detail.as_deref()))]
+    Libvirt {
         /// `virErrorNumber`.
         code: i32,
         /// `virErrorDomain`.
         domain: i32,
-        /// The detail formatted into the code's message.
+        /// The detail that the code's format wraps.
         detail: Option<String>,
     },
 }
@@ -39,7 +40,7 @@ impl XmlError {
             Self::Invalid(_) => code::XML_ERROR,
             Self::Unsupported(_) => code::CONFIG_UNSUPPORTED,
             Self::InvalidArg(_) => code::INVALID_ARG,
-            Self::Report { code, .. } => *code,
+            Self::Libvirt { code, .. } => *code,
         }
     }
 
@@ -47,7 +48,7 @@ impl XmlError {
     pub fn domain(&self) -> i32 {
         match self {
             Self::Malformed(_) => domain::XML,
-            Self::Report { domain, .. } => *domain,
+            Self::Libvirt { domain, .. } => *domain,
             _ => domain::DOMAIN,
         }
     }
@@ -56,7 +57,7 @@ impl XmlError {
     pub fn message(&self) -> String {
         let detail = match self {
             Self::Malformed(d) | Self::Invalid(d) | Self::Unsupported(d) | Self::InvalidArg(d) => d,
-            Self::Report { code, detail, .. } => return format_message(*code, detail.as_deref()),
+            Self::Libvirt { code, detail, .. } => return format_message(*code, detail.as_deref()),
         };
         format_message(self.code(), Some(detail))
     }

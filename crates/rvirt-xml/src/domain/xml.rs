@@ -20,7 +20,7 @@ pub(crate) type Result<T, E = XmlError> = std::result::Result<T, E>;
 
 /// An error with an explicit number and domain.
 pub(crate) fn report(code: i32, domain: i32, detail: impl Into<String>) -> XmlError {
-    XmlError::Report {
+    XmlError::Libvirt {
         code,
         domain,
         detail: Some(detail.into()),
@@ -29,7 +29,7 @@ pub(crate) fn report(code: i32, domain: i32, detail: impl Into<String>) -> XmlEr
 
 /// An error with the code's bare message.
 pub(crate) fn bare(code: i32, domain: i32) -> XmlError {
-    XmlError::Report {
+    XmlError::Libvirt {
         code,
         domain,
         detail: None,
