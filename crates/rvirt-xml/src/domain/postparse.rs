@@ -39,6 +39,15 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
         }
     }
     devices::validate_controllers(&def.devices.controllers)?;
+    let panics = &def.devices.panics;
+    for (i, p) in panics.iter().enumerate() {
+        if panics[..i].iter().any(|q| q.model == p.model) {
+            return Err(xml_error(format!(
+                "Multiple panic devices with model '{}'",
+                p.model.as_str()
+            )));
+        }
+    }
     if def.os.type_ == OsType::Hvm {
         boot_order(def)?;
     }

@@ -358,9 +358,8 @@ pub(super) fn parse(n: Node) -> Result<Graphics> {
             g.share_policy = prop_enum(&n, "sharePolicy", false)?;
             g.power_control = prop_yes_no(&n, "powerControl")?;
             g.keymap = prop(&n, "keymap");
-            if child(n, "audio").is_some() {
-                // The id must name an <audio> device, which rvirt does not model yet.
-                return Err(not_modelled("<graphics><audio>"));
+            if let Some(a) = child(n, "audio") {
+                g.audio_id = super::super::xml::prop_uint_required(&a, "id", 10, true)?;
             }
             g.auth = parse_auth(&n, type_)?;
         }

@@ -5,22 +5,28 @@
 //! inputs, graphics, videos, memballoon, …) and written in `virDomainDefFormatInternal`'s order,
 //! which differs from the input order; each kind lives in its own file.
 
+mod audio;
 mod chr;
 mod controller;
 mod disk;
 mod graphics;
 mod input;
 mod memballoon;
+mod misc;
 mod net;
 mod validate;
 mod video;
 
+pub use audio::{Audio, AudioFormat, AudioIo, AudioType, SdlDriver};
 pub use chr::{Chr, ChrDeviceType, ChrSource, ChrSourceType, ChrTargetType};
 pub use controller::{Controller, ControllerType};
 pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, StorageType};
 pub use graphics::{Graphics, GraphicsListen, GraphicsType};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
+pub use misc::{
+    Hub, Panic, PanicModel, Sound, SoundCodec, SoundModel, Watchdog, WatchdogAction, WatchdogModel,
+};
 pub use net::{Mac, Net, NetSource, NetType};
 pub use video::{Video, VideoType};
 
@@ -91,6 +97,20 @@ pub enum Address {
         /// Port path (`1.2.3` is `[1, 2, 3, 0]`).
         port: [u32; 4],
     },
+    /// `type='spapr-vio'`: `reg=` when given.
+    SpaprVio {
+        /// `reg=`.
+        reg: Option<u64>,
+    },
+    /// `type='ccw'` (all zero: not yet assigned).
+    Ccw {
+        /// Channel subsystem id.
+        cssid: u32,
+        /// Subchannel set id.
+        ssid: u32,
+        /// Device number.
+        devno: u32,
+    },
     /// `type='virtio-mmio'`.
     VirtioMmio,
     /// `type='isa'`.
@@ -99,6 +119,13 @@ pub enum Address {
         iobase: u32,
         /// IRQ (0: unset).
         irq: u32,
+    },
+    /// `type='dimm'`.
+    Dimm {
+        /// `slot=`.
+        slot: u32,
+        /// `base=` (0: unset).
+        base: u64,
     },
     /// `type='unassigned'`.
     Unassigned,
@@ -131,6 +158,9 @@ impl DeviceInfo {
             Some(Address::VirtioSerial { .. }) => AddressType::VirtioSerial,
             Some(Address::Ccid { .. }) => AddressType::Ccid,
             Some(Address::Usb { .. }) => AddressType::Usb,
+            Some(Address::SpaprVio { .. }) => AddressType::SpaprVio,
+            Some(Address::Ccw { .. }) => AddressType::Ccw,
+            Some(Address::Dimm { .. }) => AddressType::Dimm,
             Some(Address::VirtioMmio) => AddressType::VirtioMmio,
             Some(Address::Isa { .. }) => AddressType::Isa,
             Some(Address::Unassigned) => AddressType::Unassigned,
@@ -161,10 +191,20 @@ pub struct Devices {
     pub inputs: Vec<Input>,
     /// `<graphics>`.
     pub graphics: Vec<Graphics>,
+    /// `<sound>`s.
+    pub sounds: Vec<Sound>,
+    /// `<audio>` backends.
+    pub audios: Vec<Audio>,
     /// `<video>`s (the primary first).
     pub videos: Vec<Video>,
+    /// `<hub>`s.
+    pub hubs: Vec<Hub>,
+    /// `<watchdog>`.
+    pub watchdog: Option<Watchdog>,
     /// `<memballoon>`.
     pub memballoon: Option<Memballoon>,
+    /// `<panic>`s.
+    pub panics: Vec<Panic>,
 }
 
 /// Device elements libvirt knows and rvirt does not model yet.
@@ -172,17 +212,12 @@ const NOT_MODELLED: &[&str] = &[
     "lease",
     "filesystem",
     "smartcard",
-    "sound",
-    "audio",
     "hostdev",
-    "watchdog",
     "rng",
     "tpm",
     "nvram",
-    "hub",
     "redirdev",
     "redirfilter",
-    "panic",
     "shmem",
     "memory",
     "iommu",
@@ -245,6 +280,12 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     for n in select(root, "devices/graphics") {
         d.graphics.push(graphics::parse(n)?);
     }
+    for n in select(root, "devices/sound") {
+        d.sounds.push(misc::parse_sound(n)?);
+    }
+    for n in select(root, "devices/audio") {
+        d.audios.push(audio::parse(n)?);
+    }
     for n in select(root, "devices/video") {
         let v = video::parse(n)?;
         if v.primary {
@@ -253,12 +294,31 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
             d.videos.push(v);
         }
     }
+    let watchdogs = select(root, "devices/watchdog");
+    if watchdogs.len() > 1 {
+        return Err(internal("only a single watchdog device is supported"));
+    }
+    if let Some(n) = watchdogs.first() {
+        d.watchdog = Some(misc::parse_watchdog(*n)?);
+    }
     let balloons = select(root, "devices/memballoon");
     if balloons.len() > 1 {
         return Err(internal("only a single memory balloon device is supported"));
     }
     if let Some(n) = balloons.first() {
         d.memballoon = Some(memballoon::parse(*n)?);
+    }
+    for n in select(root, "devices/hub") {
+        let h = misc::parse_hub(n)?;
+        if usb_none {
+            return Err(unsupported(
+                "Can't add USB hub: USB is disabled for this domain",
+            ));
+        }
+        d.hubs.push(h);
+    }
+    for n in select(root, "devices/panic") {
+        d.panics.push(misc::parse_panic(n)?);
     }
     Ok(d)
 }
@@ -316,11 +376,26 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for g in &d.graphics {
         graphics::format(b, g, opts);
     }
+    for s in &d.sounds {
+        misc::format_sound(b, s);
+    }
+    for a in &d.audios {
+        audio::format(b, a);
+    }
     for v in &d.videos {
         video::format(b, v, opts);
     }
+    for h in &d.hubs {
+        misc::format_hub(b, h);
+    }
+    if let Some(w) = &d.watchdog {
+        misc::format_watchdog(b, w);
+    }
     if let Some(m) = &d.memballoon {
         memballoon::format(b, m, opts);
+    }
+    for p in &d.panics {
+        misc::format_panic(b, p);
     }
     b.adjust(-2);
     b.add("</devices>\n");
@@ -447,8 +522,9 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
         AddressType::Usb => {
             let port = match prop(a, "port") {
                 None => [0; 4],
-                Some(p) => parse_usb_port(&p)
-                    .ok_or_else(|| internal("Cannot parse <address> 'port' attribute"))?,
+                Some(p) => parse_usb_port(&p).ok_or_else(|| {
+                    device_error("Cannot parse <address> 'port' attribute".into())
+                })?,
             };
             Address::Usb {
                 bus: u("bus", 10)?,
@@ -456,6 +532,32 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
             }
         }
         AddressType::VirtioMmio => Address::VirtioMmio,
+        AddressType::SpaprVio => Address::SpaprVio {
+            reg: super::xml::prop_ull(a, "reg", 16, false)?,
+        },
+        AddressType::Ccw => {
+            let (cssid, ssid, devno) = (u("cssid", 0)?, u("ssid", 0)?, u("devno", 0)?);
+            if cssid > 254 || ssid > 3 || devno > 65535 {
+                return Err(device_error(format!(
+                    "Invalid specification for virtio ccw address: cssid='0x{cssid:x}' ssid='0x{ssid:x}' devno='0x{devno:04x}'"
+                )));
+            }
+            // libvirt counts the attributes given, not their values.
+            let given = ["cssid", "ssid", "devno"]
+                .iter()
+                .filter(|n| a.attribute(**n).is_some())
+                .count();
+            if given != 0 && given != 3 {
+                return Err(device_error(
+                    "Invalid partial specification for virtio ccw address".into(),
+                ));
+            }
+            Address::Ccw { cssid, ssid, devno }
+        }
+        AddressType::Dimm => Address::Dimm {
+            slot: super::xml::prop_uint_required(a, "slot", 10, false)?,
+            base: super::xml::prop_ull(a, "base", 16, false)?.unwrap_or(0),
+        },
         AddressType::Isa => Address::Isa {
             iobase: u("iobase", 16)?,
             irq: u("irq", 16)?,
@@ -486,6 +588,15 @@ fn parse_usb_port(p: &str) -> Option<[u32; 4]> {
         rest = rest.strip_prefix('.').unwrap_or(rest);
     }
     None
+}
+
+/// `VIR_ERR_INTERNAL_ERROR` raised by `device_conf.c` (domain `VIR_FROM_DEVICE`).
+fn device_error(detail: String) -> crate::XmlError {
+    super::xml::report(
+        rvirt_proto::error::code::INTERNAL_ERROR,
+        rvirt_proto::error::domain::DEVICE,
+        detail,
+    )
 }
 
 fn pci_error(detail: String) -> crate::XmlError {
@@ -568,6 +679,20 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
             }
         }
         Address::VirtioMmio | Address::Unassigned => {}
+        Address::SpaprVio { reg } => {
+            if let Some(r) = reg {
+                attrs.add(&format!(" reg='0x{r:08x}'"));
+            }
+        }
+        Address::Ccw { cssid, ssid, devno } => attrs.add(&format!(
+            " cssid='0x{cssid:x}' ssid='0x{ssid:x}' devno='0x{devno:04x}'"
+        )),
+        Address::Dimm { slot, base } => {
+            attrs.add(&format!(" slot='{slot}'"));
+            if *base != 0 {
+                attrs.add(&format!(" base='0x{base:x}'"));
+            }
+        }
         Address::Isa { iobase, irq } => {
             if *iobase > 0 {
                 attrs.add(&format!(" iobase='0x{iobase:x}'"));

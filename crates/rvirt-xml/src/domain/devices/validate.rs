@@ -23,6 +23,10 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         net(x)?;
     }
+    for x in &d.sounds {
+        info(&x.info)?;
+        ensure_audio(def, x.audio_id)?;
+    }
     for x in &d.videos {
         info(&x.info)?;
         video(x, d.videos.len())?;
@@ -45,11 +49,32 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         input(x, def)?;
     }
+    if let Some(w) = &d.watchdog {
+        info(&w.info)?;
+    }
     if let Some(m) = &d.memballoon {
         info(&m.info)?;
     }
+    for x in &d.hubs {
+        info(&x.info)?;
+    }
+    for x in &d.panics {
+        info(&x.info)?;
+    }
+    for (i, a) in d.audios.iter().enumerate() {
+        if d.audios
+            .iter()
+            .enumerate()
+            .any(|(j, b)| j != i && b.id == a.id)
+        {
+            return Err(xml_error(format!(
+                "audio ID {} is used multiple times",
+                a.id
+            )));
+        }
+    }
     for g in &d.graphics {
-        graphics(g)?;
+        graphics(def, g)?;
     }
     Ok(())
 }
@@ -304,7 +329,7 @@ fn input(i: &Input, def: &DomainDef) -> Result<()> {
 }
 
 /// `virDomainGraphicsDefValidate`.
-fn graphics(g: &Graphics) -> Result<()> {
+fn graphics(def: &DomainDef, g: &Graphics) -> Result<()> {
     if matches!(
         g.type_,
         GraphicsType::Vnc | GraphicsType::Spice | GraphicsType::Rdp
@@ -317,5 +342,16 @@ fn graphics(g: &Graphics) -> Result<()> {
             "'network' attribute is required for listen type 'network'",
         ));
     }
+    if g.type_ == GraphicsType::Vnc {
+        ensure_audio(def, g.audio_id)?;
+    }
     Ok(())
+}
+
+/// `virDomainEnsureAudioID`.
+fn ensure_audio(def: &DomainDef, id: u32) -> Result<()> {
+    if id == 0 || def.devices.audios.iter().any(|a| a.id == id) {
+        return Ok(());
+    }
+    Err(xml_error(format!("no audio device with ID {id}")))
 }
