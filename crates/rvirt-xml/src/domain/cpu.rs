@@ -143,16 +143,28 @@ pub struct Cpu {
     pub topology: Option<(u32, u32, u32, u32)>,
     /// `<feature>`s, in order.
     pub features: Vec<CpuFeature>,
+    /// `<cache level mode>` (level -1: unset).
+    pub cache: Option<(i32, CpuCacheMode)>,
+    /// `<maxphysaddr mode bits>` (bits -1: unset).
+    pub maxphysaddr: Option<(MaxPhysAddrMode, i32)>,
+}
+
+xml_enum! {
+    /// `virCPUCacheMode`.
+    pub enum CpuCacheMode { Emulate = "emulate", Passthrough = "passthrough", Disable = "disable" }
+}
+
+xml_enum! {
+    /// `virCPUMaxPhysAddrMode`.
+    pub enum MaxPhysAddrMode { Emulate = "emulate", Passthrough = "passthrough" }
 }
 
 pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
     let Some(n) = child(root, "cpu") else {
         return Ok(None);
     };
-    for name in ["numa", "cache", "maxphysaddr"] {
-        if child(n, name).is_some() {
-            return Err(not_modelled(format!("<cpu><{name}>")));
-        }
+    if child(n, "numa").is_some() {
+        return Err(not_modelled("<cpu><numa>"));
     }
     let mode = match prop(&n, "mode") {
         None => CpuMode::Custom,
@@ -222,6 +234,31 @@ pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
         }
         features.push(CpuFeature { name, policy });
     }
+    let caches: Vec<_> = children(n, "cache").collect();
+    if caches.len() > 1 {
+        return Err(xml_error("at most one CPU cache element may be specified"));
+    }
+    let cache = match caches.first() {
+        None => None,
+        Some(c) => {
+            let level = super::xml::prop_int(c, "level", 10, true, false)?;
+            if let Some(l) = level {
+                if !(1..=3).contains(&l) {
+                    return Err(xml_error("invalid CPU cache level, must be in range [1,3]"));
+                }
+            }
+            let mode = super::xml::prop_enum_required(c, "mode", false)?;
+            Some((level.unwrap_or(-1), mode))
+        }
+    };
+    let maxphysaddr = match child(n, "maxphysaddr") {
+        None => None,
+        Some(m) => {
+            let mode = super::xml::prop_enum_required(&m, "mode", false)?;
+            let bits = super::xml::prop_int(&m, "bits", 10, true, false)?.unwrap_or(-1);
+            Some((mode, bits))
+        }
+    };
     Ok(Some(Cpu {
         mode,
         match_,
@@ -233,6 +270,8 @@ pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
         vendor,
         topology,
         features,
+        cache,
+        maxphysaddr,
     }))
 }
 
@@ -272,6 +311,20 @@ pub(super) fn format_cpu(b: &mut Buf, c: &Cpu) {
         kids.add(&format!(
             "<topology sockets='{s}' dies='{d}' cores='{co}' threads='{t}'/>\n"
         ));
+    }
+    if let Some((level, mode)) = c.cache {
+        kids.add("<cache ");
+        if level != -1 {
+            kids.add(&format!("level='{level}' "));
+        }
+        kids.add(&format!("mode='{}'/>\n", mode.as_str()));
+    }
+    if let Some((mode, bits)) = c.maxphysaddr {
+        kids.add(&format!("<maxphysaddr mode='{}'", mode.as_str()));
+        if bits != -1 {
+            kids.add(&format!(" bits='{bits}'"));
+        }
+        kids.add("/>\n");
     }
     for f in &c.features {
         kids.add(&format!(

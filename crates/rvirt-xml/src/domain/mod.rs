@@ -172,6 +172,8 @@ pub struct DomainDef {
     pub pm: Pm,
     /// `<devices>`.
     pub devices: Devices,
+    /// `<keywrap>`: s390 key wrapping, (aes, dea) cipher states.
+    pub keywrap: Option<(Option<bool>, Option<bool>)>,
     /// The test driver's `<test:…>` namespace data (node files only).
     pub test_ns: TestNamespace,
 }
@@ -250,7 +252,6 @@ const NOT_MODELLED_TOP: &[&str] = &[
     "idmap",
     "perf",
     "seclabel",
-    "keywrap",
     "launchSecurity",
 ];
 
@@ -330,6 +331,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         );
     }
 
+    let keywrap = parse_keywrap(root)?;
     let metadata = child(root, "metadata").map(|m| Metadata::from_node(&m));
     let test_ns = parse_test_namespace(root)?;
 
@@ -357,6 +359,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         on_lockfailure,
         pm,
         devices,
+        keywrap,
         test_ns,
     };
     postparse::run(&mut def)?;
@@ -420,6 +423,35 @@ fn parse_lifecycle(root: Node) -> Result<Lifecycle> {
         suspend_to_disk: pm_state("pm/suspend-to-disk")?,
     };
     Ok((on_poweroff, on_reboot, on_crash, on_lockfailure, pm))
+}
+
+/// `virDomainKeyWrapDefParseXML`.
+fn parse_keywrap(root: Node) -> Result<Option<(Option<bool>, Option<bool>)>> {
+    let (mut aes, mut dea) = (None, None);
+    for c in xml::select(root, "keywrap/cipher") {
+        let name = xml::prop_required(&c, "name")?;
+        let slot = match name.as_str() {
+            "aes" => &mut aes,
+            "dea" => &mut dea,
+            other => {
+                return Err(xml::xml_util_error(format!(
+                    "Invalid value for attribute 'name' in element 'cipher': '{other}'."
+                )))
+            }
+        };
+        let Some(state) = xml::prop_on_off(&c, "state")? else {
+            return Err(xml::xml_util_error(
+                "Missing required attribute 'state' in element 'cipher'",
+            ));
+        };
+        if slot.is_some() {
+            return Err(internal(format!(
+                "A domain definition can have no more than one cipher node with name {name}"
+            )));
+        }
+        *slot = Some(state);
+    }
+    Ok((aes.is_some() || dea.is_some()).then_some((aes, dea)))
 }
 
 /// `testDomainDefNamespaceParse`.
@@ -547,6 +579,24 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.add("</pm>\n");
     }
     devices::format(b, def, opts);
+    if let Some((aes, dea)) = def.keywrap {
+        b.add("<keywrap>\n");
+        b.adjust(2);
+        if let Some(v) = aes {
+            b.add(&format!(
+                "<cipher name='aes' state='{}'/>\n",
+                xml::on_off(v)
+            ));
+        }
+        if let Some(v) = dea {
+            b.add(&format!(
+                "<cipher name='dea' state='{}'/>\n",
+                xml::on_off(v)
+            ));
+        }
+        b.adjust(-2);
+        b.add("</keywrap>\n");
+    }
     b.adjust(-2);
     b.add("</domain>\n");
 }

@@ -295,6 +295,18 @@ fn validate(def: &DomainDef) -> Result<()> {
             aliases.push(a);
         }
     }
+    if let Some(i) = &d.iommu {
+        if i.intremap == Some(true) && def.features.ioapic != Some(super::IoApic::Qemu) {
+            return Err(unsupported(
+                "IOMMU interrupt remapping requires split I/O APIC (ioapic driver='qemu')",
+            ));
+        }
+        if i.eim == Some(true) && i.intremap != Some(true) {
+            return Err(unsupported(
+                "IOMMU eim requires interrupt remapping to be enabled",
+            ));
+        }
+    }
     for (name, action) in [("poweroff", def.on_poweroff), ("reboot", def.on_reboot)] {
         if matches!(
             action,

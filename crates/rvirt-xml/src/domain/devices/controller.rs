@@ -5,8 +5,8 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    child, children, not_modelled, prop, prop_enum, prop_int, prop_on_off, prop_uint, report,
-    select, unsupported, xml_enum, xml_error, Node, Result,
+    child, children, prop, prop_enum, prop_int, prop_on_off, prop_uint, report, select,
+    unsupported, xml_enum, xml_error, Node, Result,
 };
 use super::disk::DiskBus;
 use super::{format_info, parse_info, Address, DeviceInfo, Devices, VirtioOptions};
@@ -139,6 +139,10 @@ pub struct Controller {
     pub virtio: VirtioOptions,
     /// PCI options.
     pub pci: PciOpts,
+    /// `maxGrantFrames=` (xenbus).
+    pub max_grant_frames: Option<i32>,
+    /// `maxEventChannels=` (xenbus).
+    pub max_event_channels: Option<i32>,
     /// Address, alias, USB master.
     pub info: DeviceInfo,
 }
@@ -159,6 +163,8 @@ impl Controller {
             iothread: 0,
             virtio: VirtioOptions::default(),
             pci: PciOpts::default(),
+            max_grant_frames: None,
+            max_event_channels: None,
             info: DeviceInfo::default(),
         }
     }
@@ -174,9 +180,6 @@ impl Controller {
 
 fn parse(n: Node) -> Result<Controller> {
     let type_ = prop_enum(&n, "type", false)?.unwrap_or(ControllerType::Ide);
-    if type_ == ControllerType::Xenbus {
-        return Err(not_modelled("<controller type='xenbus'>"));
-    }
     let model = match prop(&n, "model") {
         None => None,
         Some(m) => {
@@ -265,6 +268,10 @@ fn parse(n: Node) -> Result<Controller> {
                 }
             }
             c.pci.numa_node = numa;
+        }
+        ControllerType::Xenbus => {
+            c.max_grant_frames = prop_int(&n, "maxGrantFrames", 10, true, false)?;
+            c.max_event_channels = prop_int(&n, "maxEventChannels", 10, true, false)?;
         }
         _ => {}
     }
@@ -480,6 +487,14 @@ pub(super) fn format(b: &mut Buf, c: &Controller, _opts: FormatOpts) {
         ControllerType::Usb => {
             if let Some(p) = c.ports {
                 attrs.add(&format!(" ports='{p}'"));
+            }
+        }
+        ControllerType::Xenbus => {
+            if let Some(v) = c.max_grant_frames {
+                attrs.add(&format!(" maxGrantFrames='{v}'"));
+            }
+            if let Some(v) = c.max_event_channels {
+                attrs.add(&format!(" maxEventChannels='{v}'"));
             }
         }
         ControllerType::Pci => {

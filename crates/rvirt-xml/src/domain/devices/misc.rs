@@ -187,3 +187,141 @@ pub(super) fn format_sound(b: &mut Buf, s: &Sound) {
     attrs.add(&format!(" model='{}'", s.model.as_str()));
     b.element("sound", attrs, k);
 }
+
+xml_enum! {
+    /// `virDomainIOMMUModel`.
+    pub enum IommuModel { Intel = "intel", Smmuv3 = "smmuv3", Virtio = "virtio" }
+}
+
+xml_enum! {
+    /// `virDomainVsockModel`.
+    pub enum VsockModel {
+        Default = "default", Virtio = "virtio", VirtioTransitional = "virtio-transitional",
+        VirtioNonTransitional = "virtio-non-transitional",
+    }
+}
+
+/// The `<iommu>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iommu {
+    /// `model=`.
+    pub model: IommuModel,
+    /// `<driver intremap caching_mode eim iotlb>`.
+    pub intremap: Option<bool>,
+    /// `caching_mode=`.
+    pub caching_mode: Option<bool>,
+    /// `eim=`.
+    pub eim: Option<bool>,
+    /// `iotlb=`.
+    pub iotlb: Option<bool>,
+    /// `aw_bits=` (0: unset).
+    pub aw_bits: u32,
+    /// Address and alias.
+    pub info: DeviceInfo,
+}
+
+/// The `<vsock>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vsock {
+    /// `model=`.
+    pub model: Option<VsockModel>,
+    /// `<cid address=…>` (0: unset).
+    pub guest_cid: u32,
+    /// `<cid auto=…>` (derived from the address when absent).
+    pub auto_cid: Option<bool>,
+    /// `<driver>` virtio options.
+    pub virtio: super::VirtioOptions,
+    /// Address and alias.
+    pub info: DeviceInfo,
+}
+
+pub(super) fn parse_iommu(n: Node) -> Result<Iommu> {
+    let model: IommuModel = super::super::xml::prop_enum_required(&n, "model", false)?;
+    let mut i = Iommu {
+        model,
+        intremap: None,
+        caching_mode: None,
+        eim: None,
+        iotlb: None,
+        aw_bits: 0,
+        info: DeviceInfo::default(),
+    };
+    if let Some(d) = super::super::xml::child(n, "driver") {
+        use super::super::xml::prop_on_off;
+        i.intremap = prop_on_off(&d, "intremap")?;
+        i.caching_mode = prop_on_off(&d, "caching_mode")?;
+        i.iotlb = prop_on_off(&d, "iotlb")?;
+        i.eim = prop_on_off(&d, "eim")?;
+        i.aw_bits = super::super::xml::prop_uint(&d, "aw_bits", 10, false)?.unwrap_or(0);
+    }
+    i.info = parse_info(n, false)?;
+    Ok(i)
+}
+
+pub(super) fn format_iommu(b: &mut Buf, i: &Iommu) {
+    use super::super::xml::on_off;
+    let mut k = b.child();
+    let mut da = Buf::new();
+    for (name, v) in [
+        ("intremap", i.intremap),
+        ("caching_mode", i.caching_mode),
+        ("eim", i.eim),
+        ("iotlb", i.iotlb),
+    ] {
+        if let Some(v) = v {
+            da.add(&format!(" {name}='{}'", on_off(v)));
+        }
+    }
+    if i.aw_bits > 0 {
+        da.add(&format!(" aw_bits='{}'", i.aw_bits));
+    }
+    k.element("driver", da, Buf::new());
+    format_info(&mut k, &i.info, false);
+    let mut attrs = Buf::new();
+    attrs.add(&format!(" model='{}'", i.model.as_str()));
+    b.element("iommu", attrs, k);
+}
+
+pub(super) fn parse_vsock(n: Node) -> Result<Vsock> {
+    let model = super::super::xml::prop_enum(&n, "model", false)?;
+    let (mut guest_cid, mut auto_cid) = (0, None);
+    if let Some(c) = super::super::xml::child(n, "cid") {
+        guest_cid = super::super::xml::prop_uint(&c, "address", 10, true)?.unwrap_or(0);
+        auto_cid = super::super::xml::prop_yes_no(&c, "auto")?;
+    }
+    let info = parse_info(n, false)?;
+    let virtio = match super::super::xml::child(n, "driver") {
+        Some(d) => super::VirtioOptions::parse(&d)?,
+        None => super::VirtioOptions::default(),
+    };
+    // virDomainVsockDefPostParse.
+    let auto_cid = Some(auto_cid.unwrap_or(guest_cid == 0));
+    Ok(Vsock {
+        model,
+        guest_cid,
+        auto_cid,
+        virtio,
+        info,
+    })
+}
+
+pub(super) fn format_vsock(b: &mut Buf, v: &Vsock) {
+    let mut attrs = Buf::new();
+    if let Some(m) = v.model.filter(|m| *m != VsockModel::Default) {
+        attrs.add(&format!(" model='{}'", m.as_str()));
+    }
+    let mut k = b.child();
+    let mut ca = Buf::new();
+    if let Some(a) = v.auto_cid {
+        ca.add(&format!(" auto='{}'", super::super::xml::yes_no(a)));
+    }
+    if v.guest_cid != 0 {
+        ca.add(&format!(" address='{}'", v.guest_cid));
+    }
+    k.element("cid", ca, Buf::new());
+    format_info(&mut k, &v.info, false);
+    let mut da = Buf::new();
+    v.virtio.format(&mut da);
+    k.element("driver", da, Buf::new());
+    b.element("vsock", attrs, k);
+}

@@ -25,7 +25,8 @@ pub use graphics::{Graphics, GraphicsListen, GraphicsType};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
 pub use misc::{
-    Hub, Panic, PanicModel, Sound, SoundCodec, SoundModel, Watchdog, WatchdogAction, WatchdogModel,
+    Hub, Iommu, IommuModel, Panic, PanicModel, Sound, SoundCodec, SoundModel, Vsock, VsockModel,
+    Watchdog, WatchdogAction, WatchdogModel,
 };
 pub use net::{Mac, Net, NetSource, NetType};
 pub use video::{Video, VideoType};
@@ -205,6 +206,10 @@ pub struct Devices {
     pub memballoon: Option<Memballoon>,
     /// `<panic>`s.
     pub panics: Vec<Panic>,
+    /// `<iommu>`.
+    pub iommu: Option<Iommu>,
+    /// `<vsock>`.
+    pub vsock: Option<Vsock>,
 }
 
 /// Device elements libvirt knows and rvirt does not model yet.
@@ -220,8 +225,6 @@ const NOT_MODELLED: &[&str] = &[
     "redirfilter",
     "shmem",
     "memory",
-    "iommu",
-    "vsock",
     "crypto",
 ];
 
@@ -320,6 +323,20 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     for n in select(root, "devices/panic") {
         d.panics.push(misc::parse_panic(n)?);
     }
+    let iommus = select(root, "devices/iommu");
+    if iommus.len() > 1 {
+        return Err(xml_error("only a single IOMMU device is supported"));
+    }
+    if let Some(n) = iommus.first() {
+        d.iommu = Some(misc::parse_iommu(*n)?);
+    }
+    let vsocks = select(root, "devices/vsock");
+    if vsocks.len() > 1 {
+        return Err(xml_error("only a single vsock device is supported"));
+    }
+    if let Some(n) = vsocks.first() {
+        d.vsock = Some(misc::parse_vsock(*n)?);
+    }
     Ok(d)
 }
 
@@ -396,6 +413,12 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     }
     for p in &d.panics {
         misc::format_panic(b, p);
+    }
+    if let Some(i) = &d.iommu {
+        misc::format_iommu(b, i);
+    }
+    if let Some(v) = &d.vsock {
+        misc::format_vsock(b, v);
     }
     b.adjust(-2);
     b.add("</devices>\n");

@@ -7,6 +7,7 @@ use super::chr::{Chr, ChrDeviceType, ChrSourceType, ChrTargetType};
 use super::controller::{Controller, ControllerType};
 use super::graphics::{Graphics, GraphicsType, ListenType};
 use super::input::{Input, InputBus, InputModel, InputType};
+use super::misc::{Iommu, IommuModel, VsockModel};
 use super::net::{Net, NetType};
 use super::video::{Video, VideoBackend, VideoType};
 use super::{disk, AddressType, DeviceInfo};
@@ -60,6 +61,26 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     }
     for x in &d.panics {
         info(&x.info)?;
+    }
+    if let Some(i) = &d.iommu {
+        info(&i.info)?;
+        iommu(i)?;
+    }
+    if let Some(v) = &d.vsock {
+        info(&v.info)?;
+        if v.guest_cid > 0 && v.guest_cid <= 2 {
+            return Err(unsupported("guest CIDs must be >= 3"));
+        }
+        if !matches!(
+            v.model,
+            Some(
+                VsockModel::Virtio
+                    | VsockModel::VirtioTransitional
+                    | VsockModel::VirtioNonTransitional
+            )
+        ) {
+            v.virtio.check_absent()?;
+        }
     }
     for (i, a) in d.audios.iter().enumerate() {
         if d.audios
@@ -354,4 +375,24 @@ fn ensure_audio(def: &DomainDef, id: u32) -> Result<()> {
         return Ok(());
     }
     Err(xml_error(format!("no audio device with ID {id}")))
+}
+
+/// `virDomainIOMMUDefValidate`.
+fn iommu(i: &Iommu) -> Result<()> {
+    let m = i.model.as_str();
+    if matches!(i.model, IommuModel::Smmuv3 | IommuModel::Virtio)
+        && (i.intremap.is_some()
+            || i.caching_mode.is_some()
+            || i.eim.is_some()
+            || i.iotlb.is_some()
+            || i.aw_bits != 0)
+    {
+        return Err(xml_error(format!(
+            "iommu model '{m}' doesn't support additional attributes"
+        )));
+    }
+    if matches!(i.model, IommuModel::Smmuv3 | IommuModel::Intel) && i.info.address.is_some() {
+        return Err(xml_error(format!("iommu model '{m}' can't have address")));
+    }
+    Ok(())
 }
