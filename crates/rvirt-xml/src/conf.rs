@@ -59,58 +59,351 @@ pub fn parse_document<'i>(
     Ok(doc)
 }
 
-/// libxml2's wording for the parse errors roxmltree detects, with the context line and pointer
-/// libvirt's `catchXMLError` adds.
+/// The error libvirt reports for a document libxml2 refuses: libxml2's message, then the line
+/// holding the position where the parser stopped and a pointer to its column.
 fn syntax_error(text: &str, docname: &str, domcode: i32, e: &roxmltree::Error) -> XmlError {
-    use roxmltree::Error as E;
-    let pos = e.pos();
-    let msg = match e {
-        E::UnexpectedCloseTag(expected, actual, _) => {
-            let open_line = text
-                .match_indices(&format!("<{expected}"))
-                .map(|(i, _)| text[..i].matches('\n').count() + 1)
-                .next()
-                .unwrap_or(pos.row as usize);
-            format!("Opening and ending tag mismatch: {expected} line {open_line} and {actual}")
-        }
-        E::NoRootNode if text.trim().is_empty() => "Document is empty".to_string(),
-        E::NoRootNode => "Start tag expected, '<' not found".to_string(),
-        E::UnclosedRootNode => {
-            let name = text
-                .trim_start()
-                .strip_prefix('<')
-                .map(|r| {
-                    r.split(|c: char| c.is_whitespace() || c == '>' || c == '/')
-                        .next()
-                })
-                .and_then(|n| n)
-                .unwrap_or("");
-            format!("Premature end of data in tag {name} line 1")
-        }
-        E::DuplicatedAttribute(name, _) => format!("Attribute {name} redefined"),
-        E::UnknownEntityReference(name, _) => format!("Entity '{name}' not defined"),
-        other => {
-            let s = other.to_string();
-            match s.find(" at ") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            }
-        }
-    };
-    // The context is the line holding the error position, the pointer marks its column.
-    let row = (pos.row.max(1) - 1) as usize;
-    let line = text.split(['\n', '\r']).nth(row).unwrap_or("");
-    let col = (pos.col.max(1) - 1) as usize;
+    let (pos, msg) = diagnose_syntax(text).unwrap_or_else(|| {
+        // A document libxml2 would accept but roxmltree refuses (e.g. an undeclared
+        // namespace prefix): report roxmltree's reason at its position.
+        let p = e.pos();
+        let s = e.to_string();
+        let s = match s.find(" at ") {
+            Some(i) => s[..i].to_string(),
+            None => s,
+        };
+        (byte_offset(text, p.row as usize, p.col as usize), s)
+    });
+    let line_no = text[..pos].matches('\n').count() + 1;
+    let mut cur = pos;
+    let b = text.as_bytes();
+    while cur > 0 && cur < b.len() && (b[cur] == b'\n' || b[cur] == b'\r') {
+        cur -= 1;
+    }
+    let line_start = text[..cur.min(text.len())]
+        .rfind(['\n', '\r'])
+        .map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find(['\n', '\r'])
+        .map_or(text.len(), |i| line_start + i);
+    let line = &text[line_start..line_end];
+    let col = pos.saturating_sub(line_start);
     let mut pointer = String::new();
-    for c in line.chars().take(col) {
-        pointer.push(if c == '\t' { '\t' } else { '-' });
+    for c in line.bytes().take(col) {
+        pointer.push(if c == b'\t' { '\t' } else { '-' });
     }
     pointer.push('^');
+    // libvirt prints an empty context line through "%s" of NULL.
+    let context = if line.is_empty() { "(null)" } else { line };
     err(
         code::XML_DETAIL,
         domcode,
-        format!("{docname}:{}: {msg}\n{line}\n{pointer}", pos.row),
+        format!("{docname}:{line_no}: {msg}\n{context}\n{pointer}"),
     )
+}
+
+fn byte_offset(text: &str, row: usize, col: usize) -> usize {
+    let mut off = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == row {
+            return off
+                + l.char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map_or(l.len(), |(j, _)| j);
+        }
+        off += l.len();
+    }
+    text.len()
+}
+
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80
+}
+
+fn is_name_char(c: u8) -> bool {
+    is_name_start(c) || c.is_ascii_digit() || c == b'-' || c == b'.'
+}
+
+/// Finds the first well-formedness error the way libxml2 reports it: `(byte offset where the
+/// parser stopped, message)`. `None` if the scanner sees no error.
+fn diagnose_syntax(text: &str) -> Option<(usize, String)> {
+    let b = text.as_bytes();
+    let n = b.len();
+    let line_of = |p: usize| text[..p.min(n)].matches('\n').count() + 1;
+    let ws = |i: &mut usize| {
+        while *i < n && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
+            *i += 1;
+        }
+    };
+    let name = |i: &mut usize| -> Option<String> {
+        if *i < n && is_name_start(b[*i]) {
+            let s = *i;
+            while *i < n && is_name_char(b[*i]) {
+                *i += 1;
+            }
+            Some(text[s..*i].to_string())
+        } else {
+            None
+        }
+    };
+    // Skips a comment, PI or declaration starting at `i` ('<!' or '<?'); Err on an unterminated one.
+    let misc = |i: &mut usize| -> Result<bool, (usize, String)> {
+        if text[*i..].starts_with("<!--") {
+            match text[*i + 4..].find("-->") {
+                Some(e) => *i += 4 + e + 3,
+                None => return Err((n, "Comment not terminated".into())),
+            }
+            return Ok(true);
+        }
+        if text[*i..].starts_with("<?") {
+            match text[*i + 2..].find("?>") {
+                Some(e) => *i += 2 + e + 2,
+                None => {
+                    let mut j = *i + 2;
+                    let pi = name(&mut j).unwrap_or_default();
+                    return Err((n, format!("ParsePI: PI {pi} never end ...")));
+                }
+            }
+            return Ok(true);
+        }
+        if text[*i..].starts_with("<!DOCTYPE") {
+            let mut depth = 0;
+            let mut j = *i;
+            while j < n {
+                match b[j] {
+                    b'[' => depth += 1,
+                    b']' => depth -= 1,
+                    b'>' if depth == 0 => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            *i = (j + 1).min(n);
+            return Ok(true);
+        }
+        Ok(false)
+    };
+    let mut i = 0;
+    let mut stack: Vec<(String, usize)> = Vec::new();
+    let mut seen_root = false;
+    // Prolog.
+    loop {
+        ws(&mut i);
+        if i >= n {
+            if text.is_empty() {
+                return Some((0, "Document is empty".into()));
+            }
+            return Some((n, "Start tag expected, '<' not found".into()));
+        }
+        match misc(&mut i) {
+            Err(e) => return Some(e),
+            Ok(true) => continue,
+            Ok(false) => {}
+        }
+        if b[i] != b'<' {
+            return Some((i, "Start tag expected, '<' not found".into()));
+        }
+        break;
+    }
+    loop {
+        if stack.is_empty() && seen_root {
+            // Epilog: only blanks, comments and PIs.
+            ws(&mut i);
+            if i >= n {
+                return None;
+            }
+            match misc(&mut i) {
+                Err(e) => return Some(e),
+                Ok(true) => continue,
+                Ok(false) => return Some((i, "Extra content at the end of the document".into())),
+            }
+        }
+        if i >= n {
+            let (open, at) = stack.last().cloned().unwrap_or_default();
+            return Some((
+                n,
+                format!("Premature end of data in tag {open} line {}", line_of(at)),
+            ));
+        }
+        if b[i] == b'<' {
+            if text[i..].starts_with("</") {
+                let mut j = i + 2;
+                let nm = name(&mut j).unwrap_or_default();
+                ws(&mut j);
+                if j >= n || b[j] != b'>' {
+                    return Some((j, "expected '>'".into()));
+                }
+                j += 1;
+                let (open, at) = stack.pop().unwrap_or_default();
+                if open != nm {
+                    return Some((
+                        j,
+                        format!(
+                            "Opening and ending tag mismatch: {open} line {} and {nm}",
+                            line_of(at)
+                        ),
+                    ));
+                }
+                i = j;
+                continue;
+            }
+            if text[i..].starts_with("<![CDATA[") {
+                match text[i + 9..].find("]]>") {
+                    Some(e) => i += 9 + e + 3,
+                    None => return Some((n, "CData section not finished".into())),
+                }
+                continue;
+            }
+            match misc(&mut i) {
+                Err(e) => return Some(e),
+                Ok(true) => continue,
+                Ok(false) => {}
+            }
+            let start = i;
+            let mut j = i + 1;
+            let Some(nm) = name(&mut j) else {
+                return Some((i + 1, "StartTag: invalid element name".into()));
+            };
+            let mut attrs: Vec<String> = Vec::new();
+            let mut after_last = j;
+            loop {
+                let had_ws = j < n && matches!(b[j], b' ' | b'\t' | b'\n' | b'\r');
+                ws(&mut j);
+                if j >= n {
+                    return Some(if attrs.is_empty() && after_last == start + 1 + nm.len() {
+                        (
+                            n,
+                            format!(
+                                "Couldn't find end of Start Tag {nm} line {}",
+                                line_of(start)
+                            ),
+                        )
+                    } else {
+                        (after_last, "attributes construct error".into())
+                    });
+                }
+                if b[j] == b'>' {
+                    j += 1;
+                    stack.push((nm.clone(), start));
+                    seen_root = true;
+                    break;
+                }
+                if b[j] == b'/' {
+                    if j + 1 < n && b[j + 1] == b'>' {
+                        j += 2;
+                        seen_root = true;
+                        break;
+                    }
+                    return Some((after_last, "attributes construct error".into()));
+                }
+                if !had_ws {
+                    return Some((after_last, "attributes construct error".into()));
+                }
+                let Some(an) = name(&mut j) else {
+                    return Some((j, "error parsing attribute name".into()));
+                };
+                ws(&mut j);
+                if j >= n || b[j] != b'=' {
+                    return Some((
+                        j,
+                        format!("Specification mandates value for attribute {an}"),
+                    ));
+                }
+                j += 1;
+                ws(&mut j);
+                if j >= n || (b[j] != b'\'' && b[j] != b'"') {
+                    return Some((j, "AttValue: \" or ' expected".into()));
+                }
+                let q = b[j];
+                j += 1;
+                let vs = j;
+                while j < n && b[j] != q {
+                    if b[j] == b'<' {
+                        return Some((j, "Unescaped '<' not allowed in attributes values".into()));
+                    }
+                    j += 1;
+                }
+                if j >= n {
+                    return Some((n, format!("AttValue: {} expected", q as char)));
+                }
+                if let Some(e) = check_refs(text, vs, j) {
+                    return Some(e);
+                }
+                j += 1;
+                if attrs.contains(&an) {
+                    return Some((j, format!("Attribute {an} redefined")));
+                }
+                attrs.push(an);
+                after_last = j;
+            }
+            i = j;
+            continue;
+        }
+        // Character data up to the next markup.
+        let e = text[i..].find('<').map_or(n, |k| i + k);
+        if let Some(err) = check_refs(text, i, e) {
+            return Some(err);
+        }
+        i = e;
+    }
+}
+
+/// Entity and character references in `text[from..to]`, as libxml2 checks them.
+fn check_refs(text: &str, from: usize, to: usize) -> Option<(usize, String)> {
+    let b = text.as_bytes();
+    let mut i = from;
+    while i < to {
+        if b[i] != b'&' {
+            i += 1;
+            continue;
+        }
+        if text[i..].starts_with("&#") {
+            let hex = text[i..].starts_with("&#x");
+            let mut j = i + if hex { 3 } else { 2 };
+            let s = j;
+            while j < to && b[j] != b';' {
+                j += 1;
+            }
+            let digits = &text[s..j];
+            let ok = !digits.is_empty()
+                && if hex {
+                    u32::from_str_radix(digits, 16).is_ok()
+                } else {
+                    digits.parse::<u32>().is_ok()
+                };
+            if !ok || j >= to {
+                let mut k = s;
+                let radix = if hex { 16 } else { 10 };
+                while k < to && (b[k] as char).is_digit(radix) {
+                    k += 1;
+                }
+                return Some((
+                    k,
+                    format!(
+                        "CharRef: invalid {} value",
+                        if hex { "hexadecimal" } else { "decimal" }
+                    ),
+                ));
+            }
+            i = j + 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < to && is_name_char(b[j]) {
+            j += 1;
+        }
+        if j == i + 1 {
+            return Some((j, "xmlParseEntityRef: no name".into()));
+        }
+        if j >= to || b[j] != b';' {
+            return Some((j, "EntityRef: expecting ';'".into()));
+        }
+        let nm = &text[i + 1..j];
+        if !matches!(nm, "lt" | "gt" | "amp" | "apos" | "quot") {
+            return Some((j + 1, format!("Entity '{nm}' not defined")));
+        }
+        i = j + 1;
+    }
+    None
 }
 
 fn is_plain(n: &Node, name: &str) -> bool {

@@ -286,8 +286,8 @@ fn parse_node_info(info: &mut NodeInfo, root: Node) -> Result<()> {
         info.model = model;
     }
     if let Some(m) = xconf::xpath_text(root, &["memory"]) {
-        info.memory = xconf::str_to_u64_pos(&m, 10)
-            .ok_or_else(|| xml_error("invalid node memory value"))?;
+        info.memory =
+            xconf::str_to_u64_pos(&m, 10).ok_or_else(|| xml_error("invalid node memory value"))?;
     }
     Ok(())
 }
@@ -358,7 +358,7 @@ fn authenticate(users: &[(String, Option<String>)], auth: Option<&Auth>) -> Resu
     let username = user[0].result.take().unwrap_or_default();
     let found = users.iter().find(|(u, _)| *u == username);
     let mut password = None;
-    if found.map_or(true, |(_, p)| p.is_some()) {
+    if found.is_none_or(|(_, p)| p.is_some()) {
         let pw_type = auth.and_then(|a| {
             a.cred_types
                 .iter()
@@ -372,7 +372,10 @@ fn authenticate(users: &[(String, Option<String>)], auth: Option<&Auth>) -> Resu
         };
         let mut pw = [Credential {
             challenge: Some("localhost".into()),
-            ..Credential::new(pw_type, format!("Enter {username}'s password for localhost"))
+            ..Credential::new(
+                pw_type,
+                format!("Enter {username}'s password for localhost"),
+            )
         }];
         auth::ask(auth, &mut pw)?;
         password = pw[0].result.take();
@@ -438,11 +441,8 @@ fn canonical_name(host: &str) -> Option<String> {
     // is a NUL-terminated string; the list is freed exactly once below.
     let out = unsafe {
         let cn = (*res).ai_canonname;
-        let s = (!cn.is_null()).then(|| {
-            std::ffi::CStr::from_ptr(cn)
-                .to_string_lossy()
-                .into_owned()
-        });
+        let s =
+            (!cn.is_null()).then(|| std::ffi::CStr::from_ptr(cn).to_string_lossy().into_owned());
         libc::freeaddrinfo(res);
         s
     };
@@ -551,10 +551,14 @@ mod tests {
             ("alice".to_string(), Some("secret".to_string())),
             ("bob".to_string(), None),
         ];
-        authenticate(&users, Some(&auth_with(vec![Some("alice"), Some("secret")]))).unwrap();
+        authenticate(
+            &users,
+            Some(&auth_with(vec![Some("alice"), Some("secret")])),
+        )
+        .unwrap();
         authenticate(&users, Some(&auth_with(vec![Some("bob")]))).unwrap();
-        let e = authenticate(&users, Some(&auth_with(vec![Some("alice"), Some("wrong")])))
-            .unwrap_err();
+        let e =
+            authenticate(&users, Some(&auth_with(vec![Some("alice"), Some("wrong")]))).unwrap_err();
         assert_eq!(
             e.message,
             "authentication failed: authentication failed, see test XML for the correct username/password"

@@ -161,7 +161,12 @@ fn matches(o: &NetObj, flags: u32) -> bool {
     };
     pick(ACTIVE | INACTIVE, ACTIVE, INACTIVE, o.active)
         && pick(PERSISTENT | TRANSIENT, PERSISTENT, TRANSIENT, o.persistent)
-        && pick(AUTOSTART | NO_AUTOSTART, AUTOSTART, NO_AUTOSTART, o.autostart)
+        && pick(
+            AUTOSTART | NO_AUTOSTART,
+            AUTOSTART,
+            NO_AUTOSTART,
+            o.autostart,
+        )
 }
 
 pub(super) fn list_all_networks(drv: &TestDriver, flags: u32) -> Result<Vec<NetworkRef>> {

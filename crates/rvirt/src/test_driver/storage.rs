@@ -289,9 +289,10 @@ impl Storage {
 
     /// Finds a volume of an active pool by `pred` (`virStoragePoolObjListSearch`).
     fn find_vol(&self, pred: impl Fn(&VolDef) -> bool) -> Option<VolRef> {
-        self.pools.iter().filter(|p| p.active).find_map(|p| {
-            p.vols.iter().find(|v| pred(v)).map(|v| p.vol_ref(v))
-        })
+        self.pools
+            .iter()
+            .filter(|p| p.active)
+            .find_map(|p| p.vols.iter().find(|v| pred(v)).map(|v| p.vol_ref(v)))
     }
 }
 
@@ -330,9 +331,10 @@ fn vol_path(pool: &PoolDef, name: &str) -> String {
 
 /// `virStoragePoolObjAddVol` plus the test driver's size bookkeeping.
 fn add_vol(p: &mut PoolObj, vol: VolDef) -> Result<()> {
-    if p.vols.iter().any(|v| {
-        v.name == vol.name || v.key == vol.key || v.target.path == vol.target.path
-    }) {
+    if p.vols
+        .iter()
+        .any(|v| v.name == vol.name || v.key == vol.key || v.target.path == vol.target.path)
+    {
         return Err(unknown_error());
     }
     p.def.allocation = p.def.allocation.wrapping_add(vol.allocation);
@@ -382,7 +384,12 @@ fn matches(p: &PoolObj, flags: u32) -> bool {
     let types = LIST_FILTERS_ALL & !0x3f;
     pick(ACTIVE | INACTIVE, ACTIVE, INACTIVE, p.active)
         && pick(PERSISTENT | TRANSIENT, PERSISTENT, TRANSIENT, p.config_file)
-        && pick(AUTOSTART | NO_AUTOSTART, AUTOSTART, NO_AUTOSTART, p.autostart)
+        && pick(
+            AUTOSTART | NO_AUTOSTART,
+            AUTOSTART,
+            NO_AUTOSTART,
+            p.autostart,
+        )
         && (flags & types == 0 || flags & type_flag(p.def.type_) != 0)
 }
 
