@@ -322,3 +322,172 @@ pub(super) fn network_get_bridge_name(drv: &TestDriver, net: &NetworkRef) -> Res
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: &str = "<node><network><name>default</name>\
+        <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid><bridge name='virbr0'/><forward/>\
+        <ip address='192.168.122.1' netmask='255.255.255.0'/></network></node>";
+
+    fn driver() -> TestDriver {
+        TestDriver::new(
+            super::super::host::state_from_text(NODE).unwrap(),
+            "test:///t".into(),
+        )
+    }
+
+    fn net(name: &str) -> NetworkRef {
+        NetworkRef {
+            name: name.into(),
+            uuid: Default::default(),
+        }
+    }
+
+    fn events(rx: &mut broadcast::Receiver<Event>) -> Vec<(String, i32)> {
+        let mut v = Vec::new();
+        while let Ok(Event::NetworkLifecycle { net, event, .. }) = rx.try_recv() {
+            v.push((net.name, event));
+        }
+        v
+    }
+
+    #[test]
+    fn lifecycle_matches_libvirt() {
+        let d = driver();
+        let mut rx = d.events.subscribe();
+        let n = network_define_xml(
+            &d,
+            "<network><name>n1</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
+             <bridge name='b1'/></network>",
+            0,
+        )
+        .unwrap();
+        assert!(!network_is_active(&d, &n).unwrap());
+        assert!(network_is_persistent(&d, &n).unwrap());
+        network_create(&d, &net("n1")).unwrap();
+        let e = network_create(&d, &net("n1")).unwrap_err();
+        assert_eq!(
+            (e.code, e.domain, e.message.as_str()),
+            (
+                code::OPERATION_INVALID,
+                errdom::TEST,
+                "Requested operation is not valid: Network 'n1' is already running"
+            )
+        );
+        let e = network_undefine(&d, &net("n1")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: Network 'n1' is still running"
+        );
+        // A definition saved while running stays pending (libvirt's test driver never swaps it).
+        network_define_xml(
+            &d,
+            "<network><name>n1</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
+             <bridge name='b2'/></network>",
+            0,
+        )
+        .unwrap();
+        assert_eq!(network_get_bridge_name(&d, &net("n1")).unwrap(), "b1");
+        network_destroy(&d, &net("n1")).unwrap();
+        assert_eq!(network_get_bridge_name(&d, &net("n1")).unwrap(), "b1");
+        // Destroying an inactive network succeeds, as in libvirt 9.0's test driver.
+        network_destroy(&d, &net("n1")).unwrap();
+        network_undefine(&d, &n).unwrap();
+        let e = network_undefine(&d, &net("n1")).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                code::NO_NETWORK,
+                "Network not found: no network with matching name 'n1'"
+            )
+        );
+        assert_eq!(
+            events(&mut rx),
+            vec![
+                ("n1".into(), ev::DEFINED),
+                ("n1".into(), ev::STARTED),
+                ("n1".into(), ev::DEFINED),
+                ("n1".into(), ev::STOPPED),
+                ("n1".into(), ev::STOPPED),
+                ("n1".into(), ev::UNDEFINED),
+            ]
+        );
+    }
+
+    #[test]
+    fn transient_networks_vanish_when_stopped() {
+        let d = driver();
+        let t = network_create_xml(
+            &d,
+            "<network><name>t</name><ip address='10.0.0.1'/><forward/></network>",
+            0,
+        )
+        .unwrap();
+        assert!(network_is_active(&d, &t).unwrap());
+        assert!(!network_is_persistent(&d, &t).unwrap());
+        use list_networks::*;
+        let names = |f| {
+            list_all_networks(&d, f)
+                .unwrap()
+                .into_iter()
+                .map(|n| n.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(TRANSIENT), vec!["t"]);
+        assert_eq!(names(PERSISTENT | ACTIVE), vec!["default"]);
+        assert_eq!(names(INACTIVE), Vec::<String>::new());
+        network_destroy(&d, &net("t")).unwrap();
+        assert_eq!(
+            network_is_active(&d, &t).unwrap_err().code,
+            code::NO_NETWORK
+        );
+        let e = list_all_networks(&d, 0x40).unwrap_err();
+        assert_eq!(
+            e.message,
+            "unsupported flags (0x40) in function testConnectListAllNetworks"
+        );
+    }
+
+    #[test]
+    fn clashes_and_missing_bridge() {
+        let d = driver();
+        let e = network_define_xml(&d, "<network><name>default</name></network>", 0).unwrap_err();
+        assert_eq!(
+            (e.code, e.domain, e.message.as_str()),
+            (
+                code::OPERATION_FAILED,
+                errdom::NETWORK,
+                "operation failed: network 'default' already exists with uuid dd8fe884-6c02-601e-7551-cca97df1c5df"
+            )
+        );
+        let e = network_create_xml(
+            &d,
+            "<network><name>default</name><uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid></network>",
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: network is already active as 'default'"
+        );
+        network_define_xml(&d, "<network><name>nb</name></network>", 0).unwrap();
+        let e = network_get_bridge_name(&d, &net("nb")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "internal error: network 'nb' does not have a bridge name."
+        );
+        let e = network_get_xml_desc(&d, &net("default"), 1).unwrap_err();
+        assert_eq!(
+            e.message,
+            "unsupported flags (0x1) in function testNetworkGetXMLDesc"
+        );
+        network_set_autostart(&d, &net("default"), true).unwrap();
+        assert!(network_get_autostart(&d, &net("default")).unwrap());
+        assert_eq!(
+            list_all_networks(&d, list_networks::AUTOSTART).unwrap()[0].name,
+            "default"
+        );
+    }
+}

@@ -725,3 +725,246 @@ pub(super) fn vol_get_path(drv: &TestDriver, vol: &VolRef) -> Result<String> {
     let v = &p.vols[p.vol_by_name(&vol.name)?];
     Ok(v.target.path.clone().unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: &str = "<node><pool type='dir'><name>default-pool</name>\
+        <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid><target><path>/default-pool</path></target>\
+        <volume><name>v0</name><capacity>1000</capacity><allocation>400</allocation></volume>\
+        </pool></node>";
+
+    fn driver() -> TestDriver {
+        TestDriver::new(
+            super::super::host::state_from_text(NODE).unwrap(),
+            "test:///t".into(),
+        )
+    }
+
+    fn pool(name: &str) -> PoolRef {
+        PoolRef {
+            name: name.into(),
+            uuid: Default::default(),
+        }
+    }
+
+    fn vol(pool: &str, name: &str) -> VolRef {
+        VolRef {
+            pool: pool.into(),
+            name: name.into(),
+            key: String::new(),
+        }
+    }
+
+    #[test]
+    fn volumes_account_for_pool_space() {
+        let d = driver();
+        let info = pool_get_info(&d, &pool("default-pool")).unwrap();
+        assert_eq!(
+            (info.capacity, info.allocation, info.available),
+            (DEFAULT_POOL_CAP, 400, DEFAULT_POOL_CAP - 400)
+        );
+        let v = vol_create_xml(
+            &d,
+            &pool("default-pool"),
+            "<volume><name>a</name><capacity unit='KiB'>4</capacity></volume>",
+            0,
+        )
+        .unwrap();
+        assert_eq!(v.key, "/default-pool/a");
+        assert_eq!(vol_get_path(&d, &v).unwrap(), "/default-pool/a");
+        assert_eq!(
+            pool_get_info(&d, &pool("default-pool")).unwrap().allocation,
+            4496
+        );
+        let e = vol_create_xml(
+            &d,
+            &pool("default-pool"),
+            "<volume><name>a</name><capacity>1</capacity></volume>",
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "operation failed: storage vol already exists");
+        let e = vol_create_xml(
+            &d,
+            &pool("default-pool"),
+            "<volume><name>big</name><capacity unit='G'>101</capacity></volume>",
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "internal error: Not enough free space in pool for volume 'big'"
+        );
+        assert_eq!(
+            vol_lookup_by_key(&d, "/default-pool/v0").unwrap().name,
+            "v0"
+        );
+        assert_eq!(vol_lookup_by_path(&d, "/default-pool/a").unwrap().name, "a");
+        let c = vol_create_xml_from(
+            &d,
+            &pool("default-pool"),
+            "<volume><name>c</name><capacity>10</capacity></volume>",
+            &vol("other", "a"),
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.name, "c");
+        assert_eq!(
+            vol_get_info(&d, &c).unwrap(),
+            VolInfo {
+                type_: 0,
+                capacity: 10,
+                allocation: 10
+            }
+        );
+        vol_delete(&d, &v, 0).unwrap();
+        let e = vol_delete(&d, &v, 0).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                code::NO_STORAGE_VOL,
+                "Storage volume not found: no storage vol with matching name 'a'"
+            )
+        );
+        assert_eq!(
+            pool_get_info(&d, &pool("default-pool")).unwrap().allocation,
+            410
+        );
+        assert_eq!(pool_num_of_volumes(&d, &pool("default-pool")).unwrap(), 2);
+    }
+
+    #[test]
+    fn pool_state_machine_and_events() {
+        let d = driver();
+        let mut rx = d.events.subscribe();
+        let p = pool_define_xml(
+            &d,
+            "<pool type='dir'><name>p2</name><target><path>/p2</path></target></pool>",
+            0,
+        )
+        .unwrap();
+        assert!(!pool_is_active(&d, &p).unwrap());
+        assert!(pool_is_persistent(&d, &p).unwrap());
+        let e = vol_lookup_by_name(&d, &p, "x").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: storage pool 'p2' is not active"
+        );
+        let e = pool_list_all_volumes(&d, &p, 0).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: storage pool is not active"
+        );
+        pool_build(&d, &p, 0).unwrap();
+        pool_create(&d, &p, 0).unwrap();
+        let e = pool_undefine(&d, &p).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: storage pool 'p2' is active"
+        );
+        pool_refresh(&d, &p, 0).unwrap();
+        pool_destroy(&d, &p).unwrap();
+        pool_delete(&d, &p, 0).unwrap();
+        pool_undefine(&d, &p).unwrap();
+        let mut seen = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            seen.push(match ev {
+                Event::PoolLifecycle { event, .. } => event,
+                Event::PoolRefresh { .. } => -1,
+                _ => -2,
+            });
+        }
+        assert_eq!(
+            seen,
+            vec![
+                ev::DEFINED,
+                ev::CREATED,
+                ev::STARTED,
+                -1,
+                ev::STOPPED,
+                ev::DELETED,
+                ev::UNDEFINED
+            ]
+        );
+        let e = pool_lookup_by_name(&d, "p2").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Storage pool not found: no storage pool with matching name 'p2'"
+        );
+    }
+
+    #[test]
+    fn transient_pools_and_conflicts() {
+        let d = driver();
+        let e = pool_define_xml(
+            &d,
+            "<pool type='dir'><name>q</name><target><path>/default-pool/</path></target></pool>",
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.domain, e.message.as_str()),
+            (
+                code::OPERATION_FAILED,
+                errdom::STORAGE,
+                "operation failed: Storage source conflict with pool: 'default-pool'"
+            )
+        );
+        let t = pool_create_xml(
+            &d,
+            "<pool type='dir'><name>t</name><target><path>/t</path></target></pool>",
+            0,
+        )
+        .unwrap();
+        assert!(!pool_is_persistent(&d, &t).unwrap());
+        assert!(!pool_get_autostart(&d, &t).unwrap());
+        let e = pool_set_autostart(&d, &t, true).unwrap_err();
+        assert_eq!(e.message, "invalid argument: pool has no config file");
+        use list_pools::*;
+        let names = |f| {
+            list_all_pools(&d, f)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(TRANSIENT), vec!["t"]);
+        assert_eq!(names(DIR | PERSISTENT), vec!["default-pool"]);
+        assert_eq!(names(1 << 9), Vec::<String>::new());
+        pool_destroy(&d, &t).unwrap();
+        assert_eq!(
+            pool_is_active(&d, &t).unwrap_err().code,
+            code::NO_STORAGE_POOL
+        );
+        assert_eq!(
+            list_all_pools(&d, 1 << 20).unwrap_err().message,
+            "unsupported flags (0x100000) in function testConnectListAllStoragePools"
+        );
+    }
+
+    #[test]
+    fn node_file_volumes_get_default_paths_and_duplicates_fail() {
+        let dup = "<node><pool type='dir'><name>p</name><target><path>/p</path></target>\
+            <volume><name>v</name><capacity>1</capacity></volume>\
+            <volume><name>v</name><capacity>1</capacity></volume></pool></node>";
+        let e = super::super::host::state_from_text(dup).err().unwrap();
+        assert_eq!(
+            (e.code, e.domain, e.message.as_str()),
+            (
+                code::INTERNAL_ERROR,
+                errdom::NONE,
+                "An error occurred, but the cause is unknown"
+            )
+        );
+        let d = driver();
+        let x = vol_get_xml_desc(&d, &vol("default-pool", "v0"), 0).unwrap();
+        assert_eq!(
+            x,
+            "<volume type='file'>\n  <name>v0</name>\n  <key>/default-pool/v0</key>\n  \
+             <capacity unit='bytes'>1000</capacity>\n  <allocation unit='bytes'>400</allocation>\n  \
+             <target>\n    <path>/default-pool/v0</path>\n    <format type='raw'/>\n  </target>\n</volume>\n"
+        );
+    }
+}
