@@ -112,9 +112,9 @@ fn new_state(host: Host) -> State {
     }
 }
 
-/// Builds `test:///default` (`testOpenDefault`): two NUMA cells of eight CPUs, cell `i` with
-/// `(i+1)·2 GiB` of memory and `(i+1)·1 GiB` free, then the default node document.
-pub(super) fn default_state() -> Result<State> {
+/// The host of `test:///default` (`testOpenDefault`): two NUMA cells of eight CPUs, cell `i`
+/// with `(i+1)·2 GiB` of memory and `(i+1)·1 GiB` free.
+fn default_host(iommu: bool) -> Host {
     let cells: Vec<Cell> = (0..2u64)
         .map(|i| Cell {
             mem: (i + 1) * 2048 * 1024,
@@ -140,13 +140,17 @@ pub(super) fn default_state() -> Result<State> {
             (cpus, cell.mem)
         })
         .collect();
-    let host = Host {
+    Host {
         node_info: default_node_info(),
-        caps: Capabilities::test_driver(&cap_cells, host_has_iommu()),
+        caps: Capabilities::test_driver(&cap_cells, iommu),
         cells,
         auths: Vec::new(),
-    };
-    let mut state = new_state(host);
+    }
+}
+
+/// Builds `test:///default`: the default host, then the default node document.
+pub(super) fn default_state() -> Result<State> {
+    let mut state = new_state(default_host(host_has_iommu()));
     let doc = xconf::parse_document(DEFAULT_NODE, "(test driver)", "node", errdom::TEST)?;
     parse_node(&mut state, doc.root_element(), None)?;
     Ok(state)
@@ -572,6 +576,24 @@ mod tests {
         let e = authenticate(&users, None).unwrap_err();
         assert_eq!(e.code, code::INVALID_ARG);
         authenticate(&[], None).unwrap();
+    }
+
+    #[test]
+    fn capabilities_match_libvirt() {
+        // Expected documents captured from libvirtd 9.0 (a host without IOMMU groups).
+        assert_eq!(
+            default_host(false).caps.format(),
+            include_str!("../../../rvirt-xml/tests/data/caps/test-default.out.xml")
+        );
+        assert_eq!(
+            Capabilities::test_driver(&[], false).format(),
+            include_str!("../../../rvirt-xml/tests/data/caps/test-nodefile.out.xml")
+        );
+        let h = default_host(false);
+        assert_eq!(
+            h.cells.iter().fold(0u32, |a, c| a + c.free_mem as u32),
+            3145728
+        );
     }
 
     #[test]
