@@ -1027,11 +1027,13 @@ pub fn sanitize_path(path: &str) -> String {
 
 // ---- metadata ----
 
-/// Formats a preserved `<metadata>` element the way libvirt does (`virXMLNodeSanitizeNamespaces`
-/// then libxml2's indenting `xmlNodeDump`): only the first child of each namespace is kept,
-/// children without a namespace are dropped, elements whose children are all elements are
-/// indented two spaces per level, mixed content is written as is, attributes use double
-/// quotes. Returns the lines to place at `indent` spaces (the first line unindented).
+/// Formats a preserved `<metadata>` element the way libvirt does: `xmlCopyNode` (namespaces
+/// the subtree uses but declares outside it are declared on the copy's top), then
+/// `virXMLNodeSanitizeNamespaces` (children without a namespace are dropped, and only the first
+/// child of each namespace is kept), then libxml2's indenting `xmlNodeDump`: elements whose
+/// children include no text are indented two spaces per level, mixed content is written as is,
+/// attributes use double quotes. Returns the text to place at `indent` spaces (its first line
+/// unindented).
 pub fn format_metadata(node: Node, indent: usize) -> String {
     let mut kept: Vec<Node> = Vec::new();
     for c in node.children().filter(|c| c.is_element()) {
@@ -1043,15 +1045,49 @@ pub fn format_metadata(node: Node, indent: usize) -> String {
         }
         kept.push(c);
     }
-    let mut out = String::new();
+    let mut out = String::from("<metadata");
+    // The metadata element's own declarations, then those reconciled from outside the copy.
+    let mut declared: Vec<(Option<String>, String)> = own_namespaces(node);
+    for (p, u) in &declared {
+        push_ns_decl(&mut out, p.as_deref(), u);
+    }
+    let inherited: Vec<(Option<String>, String)> = node
+        .parent_element()
+        .map(|p| {
+            p.namespaces()
+                .map(|n| (n.name().map(str::to_string), n.uri().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for d in node
+        .children()
+        .filter(|c| c.is_element())
+        .flat_map(|c| c.descendants())
+    {
+        if !d.is_element() {
+            continue;
+        }
+        let mut uses: Vec<&str> = Vec::new();
+        uses.extend(d.tag_name().namespace());
+        uses.extend(d.attributes().filter_map(|a| a.namespace()));
+        for uri in uses {
+            let Some(decl) = inherited.iter().find(|(_, u)| u == uri) else {
+                continue;
+            };
+            if !declared.iter().any(|(_, u)| u == uri) {
+                push_ns_decl(&mut out, decl.0.as_deref(), &decl.1);
+                declared.push(decl.clone());
+            }
+        }
+    }
     if kept.is_empty() {
-        out.push_str("<metadata/>");
+        out.push_str("/>");
         return out;
     }
-    out.push_str("<metadata>\n");
+    out.push_str(">\n");
     for k in &kept {
         pad(&mut out, indent + 2);
-        dump_element(&mut out, *k, indent + 2, true, true);
+        dump_element(&mut out, *k, indent + 2, true);
         out.push('\n');
     }
     pad(&mut out, indent);
@@ -1065,15 +1101,42 @@ fn pad(out: &mut String, n: usize) {
     }
 }
 
-/// libxml2 drops whitespace-only text between elements when blanks are not kept.
+fn push_ns_decl(out: &mut String, prefix: Option<&str>, uri: &str) {
+    match prefix {
+        Some(p) => {
+            let _ = write!(out, " xmlns:{p}=\"{}\"", escape_attr_dq(uri));
+        }
+        None => {
+            let _ = write!(out, " xmlns=\"{}\"", escape_attr_dq(uri));
+        }
+    }
+}
+
+/// Namespace declarations written on this element itself (roxmltree lists inherited ones too).
+fn own_namespaces(node: Node) -> Vec<(Option<String>, String)> {
+    let parent: Vec<(Option<String>, String)> = node
+        .parent_element()
+        .map(|p| {
+            p.namespaces()
+                .map(|n| (n.name().map(str::to_string), n.uri().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    node.namespaces()
+        .map(|n| (n.name().map(str::to_string), n.uri().to_string()))
+        .filter(|d| !parent.contains(d))
+        .collect()
+}
+
+/// libxml2 drops whitespace-only text between elements when blanks are not kept; comments stay.
 fn significant_children<'a, 'i>(node: Node<'a, 'i>) -> Vec<Node<'a, 'i>> {
     let all: Vec<Node> = node
         .children()
-        .filter(|c| c.is_element() || c.is_text())
+        .filter(|c| c.is_element() || c.is_text() || c.is_comment())
         .collect();
-    let has_element = all.iter().any(|c| c.is_element());
+    let has_markup = all.iter().any(|c| !c.is_text());
     all.into_iter()
-        .filter(|c| !(has_element && c.is_text() && c.text().unwrap_or("").trim().is_empty()))
+        .filter(|c| !(has_markup && c.is_text() && c.text().unwrap_or("").trim().is_empty()))
         .collect()
 }
 
@@ -1085,33 +1148,11 @@ fn qualified_name(node: Node) -> String {
     }
 }
 
-fn dump_element(out: &mut String, node: Node, indent: usize, format: bool, is_top: bool) {
+fn dump_element(out: &mut String, node: Node, indent: usize, format: bool) {
     out.push('<');
     out.push_str(&qualified_name(node));
-    // Namespace declarations made on this element (and, for the top element, the ones it uses
-    // from its ancestors, which xmlCopyNode reconciles onto the copy).
-    let parent_ns: Vec<(Option<String>, String)> = node
-        .parent_element()
-        .map(|p| {
-            p.namespaces()
-                .map(|n| (n.name().map(str::to_string), n.uri().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    for ns in node.namespaces() {
-        let key = (ns.name().map(str::to_string), ns.uri().to_string());
-        let declared_here = !parent_ns.contains(&key);
-        let used = node.tag_name().namespace() == Some(ns.uri());
-        if declared_here || (is_top && used) {
-            match ns.name() {
-                Some(p) => {
-                    let _ = write!(out, " xmlns:{p}=\"{}\"", escape_attr_dq(ns.uri()));
-                }
-                None => {
-                    let _ = write!(out, " xmlns=\"{}\"", escape_attr_dq(ns.uri()));
-                }
-            }
-        }
+    for (p, u) in own_namespaces(node) {
+        push_ns_decl(out, p.as_deref(), &u);
     }
     for a in node.attributes() {
         let name = match a.namespace().and_then(|ns| node.lookup_prefix(ns)) {
@@ -1126,8 +1167,7 @@ fn dump_element(out: &mut String, node: Node, indent: usize, format: bool, is_to
         return;
     }
     out.push('>');
-    let all_elements = kids.iter().all(|k| k.is_element());
-    let fmt = format && all_elements;
+    let fmt = format && !kids.iter().any(|k| k.is_text());
     for k in &kids {
         if fmt {
             out.push('\n');
@@ -1135,8 +1175,10 @@ fn dump_element(out: &mut String, node: Node, indent: usize, format: bool, is_to
         }
         if k.is_text() {
             out.push_str(&escape_text_libxml(k.text().unwrap_or("")));
+        } else if k.is_comment() {
+            let _ = write!(out, "<!--{}-->", k.text().unwrap_or(""));
         } else {
-            dump_element(out, *k, indent + 2, fmt, false);
+            dump_element(out, *k, indent + 2, fmt);
         }
     }
     if fmt {
@@ -1156,9 +1198,6 @@ fn escape_text_libxml(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '&' => o.push_str("&amp;"),
             '\r' => o.push_str("&#13;"),
-            c if (c as u32) >= 0x80 => {
-                let _ = write!(o, "&#x{:X};", c as u32);
-            }
             c => o.push(c),
         }
     }
@@ -1176,9 +1215,6 @@ fn escape_attr_dq(s: &str) -> String {
             '\n' => o.push_str("&#10;"),
             '\r' => o.push_str("&#13;"),
             '\t' => o.push_str("&#9;"),
-            c if (c as u32) >= 0x80 => {
-                let _ = write!(o, "&#x{:X};", c as u32);
-            }
             c => o.push(c),
         }
     }

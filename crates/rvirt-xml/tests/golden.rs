@@ -101,6 +101,7 @@ mod network {
         passthrough_pf = "passthrough-pf",
         vlan_bandwidth_port = "vlan-bandwidth-port",
         metadata = "metadata",
+        metadata_inherited_ns = "metadata-inherited-ns",
         ipv4_compat_addresses = "ipv4-compat-addresses",
         err_nat_without_ip = "err-nat-without-ip",
         err_range_outside = "err-range-outside",
