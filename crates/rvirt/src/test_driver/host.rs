@@ -574,8 +574,27 @@ mod tests {
         let e = authenticate(&users, Some(&auth_with(vec![Some("alice"), None]))).unwrap_err();
         assert_eq!(e.message, "authentication failed: Password request failed");
         let e = authenticate(&users, None).unwrap_err();
-        assert_eq!(e.code, code::INVALID_ARG);
+        assert_eq!(
+            (e.code, e.domain, e.message.as_str()),
+            (
+                code::INVALID_ARG,
+                errdom::AUTH,
+                "invalid argument: Missing authentication credentials"
+            )
+        );
         authenticate(&[], None).unwrap();
+        let mut only_pw = auth_with(vec![Some("pw")]);
+        only_pw.cred_types = vec![CredentialType::Passphrase];
+        assert_eq!(
+            authenticate(&users, Some(&only_pw)).unwrap_err().message,
+            "authentication failed: Missing VIR_CRED_AUTHNAME credential type"
+        );
+        let mut only_user = auth_with(vec![Some("alice")]);
+        only_user.cred_types = vec![CredentialType::Authname];
+        assert_eq!(
+            authenticate(&users, Some(&only_user)).unwrap_err().message,
+            "authentication failed: Missing VIR_CRED_PASSPHRASE or VIR_CRED_NOECHOPROMPT credential type"
+        );
     }
 
     #[test]
