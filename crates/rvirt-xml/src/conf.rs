@@ -1304,6 +1304,23 @@ mod tests {
     }
 
     #[test]
+    fn syntax_diagnosis_never_panics() {
+        let doc = "<?xml version='1.0'?>\n<network a=\"x&amp;y\">\n  <name>Zoë &#233;</name>\n  \
+                   <!-- ç --><b:x xmlns:b='urn:b' k='é'/><![CDATA[<>]]>\n</network>\n";
+        let cut: Vec<usize> = (0..=doc.len())
+            .filter(|i| doc.is_char_boundary(*i))
+            .collect();
+        for &i in &cut {
+            let _ = parse_document(&doc[..i], "(t)", "network", 19);
+            if let Some(&j) = cut.iter().find(|&&j| j > i) {
+                let dropped = format!("{}{}", &doc[..i], &doc[j..]);
+                let _ = parse_document(&dropped, "(t)", "network", 19);
+            }
+        }
+        assert!(parse_document(doc, "(t)", "network", 19).is_ok());
+    }
+
+    #[test]
     fn metadata_formats_like_libxml2() {
         let doc = roxmltree::Document::parse(
             "<m><metadata>\n <a:foo xmlns:a='urn:a'>x</a:foo>\n <b:bar xmlns:b='urn:b' k='v&amp;'><b:baz/><b:q>t</b:q></b:bar><plain/><a:dup xmlns:a='urn:a'/></metadata></m>",
