@@ -2,7 +2,8 @@
 //!
 //! It reproduces libvirt 9.0's `test` driver: the same default objects, the same state machine and
 //! the same error numbers and messages, so that scripts and differential tests see no difference.
-//! `test:///default` state is shared by every connection in the process (libvirt's rule); a
+//! `test:///default` state is shared by every connection in the process while at least one is
+//! open, and starts afresh once the last one closes (libvirt's refcounted `defaultPrivconn`); a
 //! custom node file gives each connection its own private state.
 //!
 //! Layout: this file holds the driver object, the shared state and the [`Driver`] impl, which only
@@ -19,7 +20,7 @@ use crate::error::{code, domain as errdom, Error, Result};
 use crate::types::*;
 use crate::uri::Uri;
 use async_trait::async_trait;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::broadcast;
 
 /// The in-memory test driver.
@@ -37,7 +38,7 @@ pub(crate) struct State {
     pub(crate) storage: storage::Storage,
 }
 
-static DEFAULT: OnceLock<Arc<TestDriver>> = OnceLock::new();
+static DEFAULT: Mutex<Weak<TestDriver>> = Mutex::new(Weak::new());
 
 /// Opens the test driver for `uri`: the shared default instance for `test:///default`, a private
 /// instance loaded from the node file otherwise. A node file with `<auth>` asks `auth` for the
