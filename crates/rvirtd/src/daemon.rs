@@ -188,7 +188,7 @@ fn plan(opts: &Options) -> Result<Plan, StartError> {
         .unix_sock_dir
         .clone()
         .unwrap_or_else(|| paths::default_socket_dir(mode, libvirt_names));
-    let sockets = paths::sockets(&socket_dir, mode, libvirt_names);
+    let sockets = paths::sockets(&socket_dir, libvirt_names);
     let gid = config
         .unix_sock_group
         .as_deref()

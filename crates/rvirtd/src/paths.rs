@@ -76,9 +76,8 @@ pub fn default_socket_dir(mode: Mode, libvirt_names: bool) -> PathBuf {
 /// The sockets to listen on in `dir`.
 ///
 /// rvirt's names: `rvirt-sock`, `rvirt-sock-ro`, `rvirt-admin-sock`. libvirt's (drop-in):
-/// `libvirt-sock`, `libvirt-admin-sock` and `virtqemud-sock`, plus the `-ro` twins in system mode
-/// (a session libvirtd has no read-only socket, and clients never look for one).
-pub fn sockets(dir: &Path, mode: Mode, libvirt_names: bool) -> Vec<SocketSpec> {
+/// `libvirt-sock`, `libvirt-admin-sock` and `virtqemud-sock`, and their `-ro` twins.
+pub fn sockets(dir: &Path, libvirt_names: bool) -> Vec<SocketSpec> {
     let spec = |name: &str, kind| SocketSpec {
         path: dir.join(name),
         kind,
@@ -90,16 +89,15 @@ pub fn sockets(dir: &Path, mode: Mode, libvirt_names: bool) -> Vec<SocketSpec> {
             spec("rvirt-admin-sock", SocketKind::Admin),
         ];
     }
-    let mut v = vec![
+    // A session libvirtd has no read-only socket; rvirtd offers one in both modes (clients
+    // that do not look for it are not affected).
+    vec![
         spec("libvirt-sock", SocketKind::ReadWrite),
+        spec("libvirt-sock-ro", SocketKind::ReadOnly),
         spec("virtqemud-sock", SocketKind::ReadWrite),
-    ];
-    if mode == Mode::System {
-        v.push(spec("libvirt-sock-ro", SocketKind::ReadOnly));
-        v.push(spec("virtqemud-sock-ro", SocketKind::ReadOnly));
-    }
-    v.push(spec("libvirt-admin-sock", SocketKind::Admin));
-    v
+        spec("virtqemud-sock-ro", SocketKind::ReadOnly),
+        spec("libvirt-admin-sock", SocketKind::Admin),
+    ]
 }
 
 /// The default pid file: `/run/rvirtd.pid`, or `$XDG_RUNTIME_DIR/rvirt/rvirtd.pid`.
@@ -132,26 +130,23 @@ mod tests {
     #[test]
     fn socket_names_by_mode() {
         let d = Path::new("/d");
-        let names = |m, l| {
-            sockets(d, m, l)
+        let names = |l| {
+            sockets(d, l)
                 .into_iter()
                 .map(|s| (s.path.file_name().unwrap().to_str().unwrap().to_string(), s.kind))
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            names(Mode::System, false),
+            names(false),
             vec![
                 ("rvirt-sock".to_string(), SocketKind::ReadWrite),
                 ("rvirt-sock-ro".to_string(), SocketKind::ReadOnly),
                 ("rvirt-admin-sock".to_string(), SocketKind::Admin),
             ]
         );
-        let system = names(Mode::System, true);
+        let system = names(true);
         assert!(system.contains(&("libvirt-sock-ro".to_string(), SocketKind::ReadOnly)));
         assert!(system.contains(&("virtqemud-sock".to_string(), SocketKind::ReadWrite)));
-        let session = names(Mode::Session, true);
-        assert_eq!(session.len(), 3);
-        assert!(!session.iter().any(|s| s.1 == SocketKind::ReadOnly));
         assert_eq!(default_socket_dir(Mode::System, false), Path::new("/run/rvirt"));
         assert_eq!(default_socket_dir(Mode::System, true), Path::new("/run/libvirt"));
     }
