@@ -153,12 +153,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
                 _ => return Err(CliError::Unknown(arg)),
             }
         } else if let Some(shorts) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let mut chars = shorts.char_indices();
-            while let Some((i, c)) = chars.next() {
+            for (i, c) in shorts.char_indices() {
                 let rest = &shorts[i + c.len_utf8()..];
                 let mut value = || {
                     if rest.is_empty() {
-                        it.next().ok_or_else(|| CliError::MissingValue(format!("-{c}")))
+                        it.next()
+                            .ok_or_else(|| CliError::MissingValue(format!("-{c}")))
                     } else {
                         Ok(rest.to_string())
                     }
@@ -208,7 +208,15 @@ mod tests {
 
     #[test]
     fn libvirtd_spellings() {
-        let Command::Run(o) = p(&["-dv", "-t5", "--pid-file", "/x.pid", "--config=/c", "--session"]).unwrap() else {
+        let Command::Run(o) = p(&[
+            "-dv",
+            "-t5",
+            "--pid-file",
+            "/x.pid",
+            "--config=/c",
+            "--session",
+        ])
+        .unwrap() else {
             panic!()
         };
         assert!(o.daemon && o.verbose);
@@ -216,10 +224,15 @@ mod tests {
         assert_eq!(o.pid_file, Some(PathBuf::from("/x.pid")));
         assert_eq!(o.config, Some(PathBuf::from("/c")));
         assert_eq!(o.mode, Some(Mode::Session));
-        let Command::Run(o) = p(&["-t", "30", "-f", "a.conf", "--libvirt-paths", "--system"]).unwrap() else {
+        let Command::Run(o) =
+            p(&["-t", "30", "-f", "a.conf", "--libvirt-paths", "--system"]).unwrap()
+        else {
             panic!()
         };
-        assert_eq!((o.timeout, o.mode, o.libvirt_paths), (30, Some(Mode::System), true));
+        assert_eq!(
+            (o.timeout, o.mode, o.libvirt_paths),
+            (30, Some(Mode::System), true)
+        );
         assert_eq!(p(&["-V"]).unwrap(), Command::Version);
         assert_eq!(p(&["--help"]).unwrap(), Command::Help);
         assert_eq!(p(&[]).unwrap(), Command::Run(Options::default()));
@@ -233,6 +246,9 @@ mod tests {
         assert_eq!(p(&["-t", "-1"]), Err(CliError::Timeout("-1".into())));
         assert_eq!(p(&["-t", "abc"]), Err(CliError::Timeout("abc".into())));
         assert_eq!(p(&["stray"]), Err(CliError::Positional));
-        assert_eq!(p(&["--daemon=1"]), Err(CliError::UnexpectedValue("--daemon".into())));
+        assert_eq!(
+            p(&["--daemon=1"]),
+            Err(CliError::UnexpectedValue("--daemon".into()))
+        );
     }
 }

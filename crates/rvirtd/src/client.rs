@@ -108,8 +108,7 @@ impl Client {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(Outgoing::Frame(frame)) {
             warn!(
                 "client",
-                "client {}: not reading its messages ({OUT_QUEUE} queued), disconnecting",
-                self.id
+                "client {}: not reading its messages ({OUT_QUEUE} queued), disconnecting", self.id
             );
             self.close();
         }
@@ -260,7 +259,10 @@ async fn route(client: &Arc<Client>, h: &Header, payload: &[u8]) -> Outcome {
         )));
     }
     if h.status != Status::Ok as i32 {
-        return Outcome::err(rpc(&format!("Unexpected message status {}", h.status as u32)));
+        return Outcome::err(rpc(&format!(
+            "Unexpected message status {}",
+            h.status as u32
+        )));
     }
     match h.prog {
         REMOTE_PROGRAM => dispatch::call(client, h.proc_, payload).await,
@@ -281,7 +283,11 @@ async fn handle_call(client: Arc<Client>, h: Header, payload: Vec<u8>) {
     let _ = client.out.send(msg).await;
 }
 
-async fn writer_loop(client: Arc<Client>, mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
+async fn writer_loop(
+    client: Arc<Client>,
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Outgoing>,
+) {
     loop {
         let msg = tokio::select! {
             m = rx.recv() => m,
@@ -363,7 +369,10 @@ pub(crate) async fn serve(
         tasks: Mutex::new(Vec::new()),
     });
     let _counted = shared.client_connected();
-    info!("client", "client {} connected on a {:?} socket", client.id, kind);
+    info!(
+        "client",
+        "client {} connected on a {:?} socket", client.id, kind
+    );
     let writer = tokio::spawn(writer_loop(client.clone(), wr, rx));
     client.own_task(tokio::spawn(keepalive_loop(client.clone())));
 
@@ -445,7 +454,10 @@ pub(crate) async fn serve(
     let driver = client.session().driver.take();
     if let Some(d) = driver {
         if let Err(e) = d.connect_close().await {
-            warn!("client", "client {}: closing its driver connection: {e}", client.id);
+            warn!(
+                "client",
+                "client {}: closing its driver connection: {e}", client.id
+            );
         }
     }
     info!("client", "client {} disconnected", client.id);

@@ -446,15 +446,16 @@ impl<'a> Lookup<'a> {
         match e.value {
             Value::Number(n) if n >= 0 && n <= i64::from(u32::MAX) => {
                 if (n as u32) < min {
-                    return Err(self.bad(e, format!("value {n} is too small, must be at least {min}")));
+                    return Err(
+                        self.bad(e, format!("value {n} is too small, must be at least {min}"))
+                    );
                 }
                 *out = n as u32;
                 Ok(())
             }
-            Value::Number(n) => Err(self.bad(
-                e,
-                format!("value {n} must be in range 0:{}", u32::MAX),
-            )),
+            Value::Number(n) => {
+                Err(self.bad(e, format!("value {n} must be in range 0:{}", u32::MAX)))
+            }
             ref v => Err(self.bad(
                 e,
                 format!("expected an unsigned integer, found {}", v.kind()),
@@ -476,10 +477,7 @@ impl<'a> Lookup<'a> {
                 })?;
                 Ok(())
             }
-            ref v => Err(self.bad(
-                e,
-                format!("expected a signed integer, found {}", v.kind()),
-            )),
+            ref v => Err(self.bad(e, format!("expected a signed integer, found {}", v.kind()))),
         }
     }
 
@@ -536,7 +534,9 @@ impl<'a> Lookup<'a> {
             )),
             _ => Err(self.bad(
                 e,
-                format!("unsupported auth \"{s}\" (libvirt knows \"none\", \"sasl\" and \"polkit\")"),
+                format!(
+                    "unsupported auth \"{s}\" (libvirt knows \"none\", \"sasl\" and \"polkit\")"
+                ),
             )),
         }
     }
@@ -563,7 +563,11 @@ impl Config {
         l.int("keepalive_interval", &mut c.keepalive_interval)?;
         l.uint("keepalive_count", 0, &mut c.keepalive_count)?;
         l.uint("admin_max_clients", 1, &mut c.admin_max_clients)?;
-        l.uint("admin_max_client_requests", 1, &mut c.admin_max_client_requests)?;
+        l.uint(
+            "admin_max_client_requests",
+            1,
+            &mut c.admin_max_client_requests,
+        )?;
         l.int("admin_keepalive_interval", &mut c.admin_keepalive_interval)?;
         l.uint("admin_keepalive_count", 0, &mut c.admin_keepalive_count)?;
         l.uint("log_level", 0, &mut c.log_level)?;
@@ -571,7 +575,10 @@ impl Config {
             let e = l.entries["log_level"];
             return Err(l.bad(
                 e,
-                format!("value {} must be in range 1:4 (1 debug, 2 info, 3 warning, 4 error)", c.log_level),
+                format!(
+                    "value {} must be in range 1:4 (1 debug, 2 info, 3 warning, 4 error)",
+                    c.log_level
+                ),
             ));
         }
         c.log_outputs = l.string("log_outputs")?;
@@ -686,7 +693,8 @@ future_key = 3
             "/etc/rvirt/rvirtd.conf:1: max_client_requests: value -3 must be in range 0:4294967295"
         );
         assert!(err("max_client_requests = 0").contains("at least 1"));
-        assert!(err("unix_sock_rw_perms = \"0789\"").contains("unix_sock_rw_perms: invalid socket mode"));
+        assert!(err("unix_sock_rw_perms = \"0789\"")
+            .contains("unix_sock_rw_perms: invalid socket mode"));
         let auth = err("\n\nauth_unix_rw = \"polkit\"");
         assert!(auth.starts_with("/etc/rvirt/rvirtd.conf:3: auth_unix_rw: authentication \"polkit\" is not supported"), "{auth}");
         assert!(err("log_level = 7").contains("log_level: value 7 must be in range 1:4"));
@@ -703,11 +711,23 @@ future_key = 3
             err("a = \"open"),
             "/etc/rvirt/rvirtd.conf:1: unterminated string"
         );
-        assert_eq!(err("a = [ 1 2 ]"), "/etc/rvirt/rvirtd.conf:1: expecting a separator in list");
-        assert_eq!(err("a = 1 2"), "/etc/rvirt/rvirtd.conf:1: expecting a separator");
+        assert_eq!(
+            err("a = [ 1 2 ]"),
+            "/etc/rvirt/rvirtd.conf:1: expecting a separator in list"
+        );
+        assert_eq!(
+            err("a = 1 2"),
+            "/etc/rvirt/rvirtd.conf:1: expecting a separator"
+        );
         assert_eq!(err("= 1"), "/etc/rvirt/rvirtd.conf:1: expecting a name");
         assert_eq!(err("a = x"), "/etc/rvirt/rvirtd.conf:1: expecting a value");
-        assert_eq!(err("a = [ 1"), "/etc/rvirt/rvirtd.conf:1: list is not closed with ]");
-        assert_eq!(err("a = [ 1,"), "/etc/rvirt/rvirtd.conf:1: expecting a value");
+        assert_eq!(
+            err("a = [ 1"),
+            "/etc/rvirt/rvirtd.conf:1: list is not closed with ]"
+        );
+        assert_eq!(
+            err("a = [ 1,"),
+            "/etc/rvirt/rvirtd.conf:1: expecting a value"
+        );
     }
 }

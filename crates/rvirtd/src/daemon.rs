@@ -8,7 +8,7 @@
 
 use crate::cli::Options;
 use crate::config::{Config, ConfigError};
-use crate::listen::{self, Listener, ListenError};
+use crate::listen::{self, ListenError, Listener};
 use crate::log::LogError;
 use crate::paths::{self, Mode, SocketKind};
 use crate::pidfile::{PidFile, PidFileError};
@@ -271,7 +271,12 @@ pub fn run(opts: Options) -> Result<(), StartError> {
         }
     };
     for l in &listeners {
-        info!("daemon", "listening on {} ({:?})", l.spec.path.display(), l.spec.kind);
+        info!(
+            "daemon",
+            "listening on {} ({:?})",
+            l.spec.path.display(),
+            l.spec.kind
+        );
     }
     if let Some(s) = status {
         s.report(Ok(()));

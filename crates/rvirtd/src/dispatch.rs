@@ -17,7 +17,7 @@ use crate::readonly;
 use crate::wire_error::{self, internal, report, rpc};
 use rvirt::{Driver, NodeInfo};
 use rvirt_proto::error::{code, domain};
-use rvirt_proto::procedure::{remote_procedure, remote_proc as p};
+use rvirt_proto::procedure::{remote_proc as p, remote_procedure};
 use rvirt_proto::remote::*;
 use rvirt_proto::xdr::{to_bytes, Decoder, Xdr};
 use rvirt_proto::xdr_struct;
@@ -36,18 +36,24 @@ xdr_struct! {
     struct SaslStepArgs { nil: i32, data: Vec<i8> [AUTH_SASL_DATA_MAX] }
 }
 
-/// A failed call: the `remote_error` to send.
-pub(crate) struct Fail(RemoteError);
+/// A failed call: the `remote_error` to send (boxed: it is large and errors are rare).
+pub(crate) struct Fail(Box<RemoteError>);
 
 impl From<RemoteError> for Fail {
     fn from(e: RemoteError) -> Self {
+        Fail(Box::new(e))
+    }
+}
+
+impl From<Box<RemoteError>> for Fail {
+    fn from(e: Box<RemoteError>) -> Self {
         Fail(e)
     }
 }
 
 impl From<rvirt::Error> for Fail {
     fn from(e: rvirt::Error) -> Self {
-        Fail(wire_error::from_driver(&e))
+        Fail(Box::new(wire_error::from_driver(&e)))
     }
 }
 
@@ -62,7 +68,8 @@ enum Conn {
 
 /// Decodes arguments as libvirt's XDR filters do: trailing bytes are ignored.
 fn decode<T: Xdr>(payload: &[u8]) -> Result<T, Fail> {
-    T::decode(&mut Decoder::new(payload)).map_err(|_| rpc("Unable to decode message payload").into())
+    T::decode(&mut Decoder::new(payload))
+        .map_err(|_| rpc("Unable to decode message payload").into())
 }
 
 fn driver(client: &Client, conn: Conn) -> Result<Arc<dyn Driver>, Fail> {
@@ -78,7 +85,11 @@ fn driver(client: &Client, conn: Conn) -> Result<Arc<dyn Driver>, Fail> {
 
 /// Refuses `proc_` called with `flags` if the connection is read-only and libvirt would.
 fn deny(client: &Client, proc_: u32, flags: u32) -> Result<(), Fail> {
-    match client.read_only().then(|| readonly::denial(proc_, flags)).flatten() {
+    match client
+        .read_only()
+        .then(|| readonly::denial(proc_, flags))
+        .flatten()
+    {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
@@ -87,13 +98,7 @@ fn deny(client: &Client, proc_: u32, flags: u32) -> Result<(), Fail> {
 /// The connection libvirtd's generated dispatcher would use for a procedure it has
 /// (`get_conn_method` in gendispatch.pl, by name).
 fn conn_of(name: &str) -> Conn {
-    const SECONDARY: &[&str] = &[
-        "NETWORK",
-        "STORAGE",
-        "INTERFACE",
-        "NWFILTER",
-        "SECRET",
-    ];
+    const SECONDARY: &[&str] = &["NETWORK", "STORAGE", "INTERFACE", "NWFILTER", "SECRET"];
     let node_device = name.contains("NODE")
         && name.contains("DEVICE")
         && !matches!(
@@ -118,7 +123,10 @@ fn conn_of(name: &str) -> Conn {
 fn c_chars(s: &str, max: usize) -> Vec<i8> {
     let b = s.as_bytes();
     let b = &b[..b.len().min(max - 1)];
-    b.iter().map(|&c| c as i8).chain(std::iter::once(0)).collect()
+    b.iter()
+        .map(|&c| c as i8)
+        .chain(std::iter::once(0))
+        .collect()
 }
 
 fn node_info(i: NodeInfo) -> NodeGetInfoRet {
@@ -191,7 +199,12 @@ macro_rules! procedures {
     };
 }
 
-async fn driver_call(client: &Arc<Client>, num: u32, name: &str, payload: &[u8]) -> Result<Vec<u8>, Fail> {
+async fn driver_call(
+    client: &Arc<Client>,
+    num: u32,
+    name: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, Fail> {
     procedures! { client, num, payload, not_implemented(client, num, name);
         // ---- connection and host ----
         CONNECT_GET_TYPE [Hypervisor] |d, a: ()| StringRet { value: d.connect_get_type().await? };
@@ -376,7 +389,12 @@ fn not_implemented(client: &Client, num: u32, name: &str) -> Result<Vec<u8>, Fai
 
 /// Procedures that steer the connection: open, close, auth, features, close callbacks and
 /// event (de)registration.
-async fn connection_call(client: &Arc<Client>, num: u32, name: &str, payload: &[u8]) -> Result<Vec<u8>, Fail> {
+async fn connection_call(
+    client: &Arc<Client>,
+    num: u32,
+    name: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, Fail> {
     let auth_failed = || report(code::AUTH_FAILED, domain::RPC, "authentication failed");
     Ok(match num {
         p::AUTH_LIST => to_bytes(&AuthListRet { types: vec![0] }),
@@ -470,7 +488,8 @@ async fn connection_call(client: &Arc<Client>, num: u32, name: &str, payload: &[
             let d = driver(client, Conn::Secondary)?;
             event_id_in(a.event_id, events::NETWORK_EVENT_ID_LAST, "network ")?;
             let filter = a.net.map(|n| n.uuid);
-            let id = events::register(client, &d, Class::Network, a.event_id, filter, false).await?;
+            let id =
+                events::register(client, &d, Class::Network, a.event_id, filter, false).await?;
             to_bytes(&CallbackIdArgs { callback_id: id })
         }
         p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY => {
@@ -514,7 +533,7 @@ pub(crate) async fn call(client: &Arc<Client>, proc_: i32, payload: &[u8]) -> Ou
             result: Ok(body),
             close_after: false,
         },
-        Err(Fail(e)) => Outcome::err(e),
+        Err(Fail(e)) => Outcome::err(*e),
     }
 }
 
@@ -525,12 +544,24 @@ mod tests {
     #[test]
     fn connection_kinds_follow_gendispatch() {
         assert!(matches!(conn_of("DOMAIN_GET_INFO"), Conn::Hypervisor));
-        assert!(matches!(conn_of("DOMAIN_INTERFACE_ADDRESSES"), Conn::Hypervisor));
+        assert!(matches!(
+            conn_of("DOMAIN_INTERFACE_ADDRESSES"),
+            Conn::Hypervisor
+        ));
         assert!(matches!(conn_of("NETWORK_UPDATE"), Conn::Secondary));
-        assert!(matches!(conn_of("CONNECT_LIST_ALL_STORAGE_POOLS"), Conn::Secondary));
-        assert!(matches!(conn_of("CONNECT_NUM_OF_INTERFACES"), Conn::Secondary));
+        assert!(matches!(
+            conn_of("CONNECT_LIST_ALL_STORAGE_POOLS"),
+            Conn::Secondary
+        ));
+        assert!(matches!(
+            conn_of("CONNECT_NUM_OF_INTERFACES"),
+            Conn::Secondary
+        ));
         assert!(matches!(conn_of("NODE_NUM_OF_DEVICES"), Conn::Secondary));
-        assert!(matches!(conn_of("NODE_DEVICE_DETACH_FLAGS"), Conn::Hypervisor));
+        assert!(matches!(
+            conn_of("NODE_DEVICE_DETACH_FLAGS"),
+            Conn::Hypervisor
+        ));
         assert!(matches!(conn_of("NODE_GET_INFO"), Conn::Hypervisor));
         assert!(matches!(conn_of("SECRET_GET_VALUE"), Conn::Secondary));
     }

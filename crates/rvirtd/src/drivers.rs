@@ -45,7 +45,10 @@ mod tests {
     fn unknown_drivers_get_libvirts_error() {
         let e = open("qemu:///system", Mode::System).err().unwrap();
         assert_eq!((e.code, e.domain), (code::NO_CONNECT, domain::NONE));
-        assert_eq!(e.message, "no connection driver available for qemu:///system");
+        assert_eq!(
+            e.message,
+            "no connection driver available for qemu:///system"
+        );
         let e = open("lxc:///", Mode::System).err().unwrap();
         assert_eq!(e.message, "no connection driver available for lxc:///");
         let e = open("foo:///bar", Mode::System).err().unwrap();

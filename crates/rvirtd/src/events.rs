@@ -67,17 +67,17 @@ impl Registry {
         filter: Option<Uuid>,
         legacy: bool,
         next_id: impl FnOnce() -> i32,
-    ) -> Result<i32, RemoteError> {
+    ) -> Result<i32, Box<RemoteError>> {
         if self
             .callbacks
             .iter()
             .any(|c| c.class == class && c.event_id == event_id && c.filter == filter)
         {
-            return Err(report(
+            return Err(Box::new(report(
                 code::INVALID_ARG,
                 domain::NONE,
                 "event callback already tracked",
-            ));
+            )));
         }
         let id = next_id();
         self.callbacks.push(Callback {
@@ -105,13 +105,23 @@ impl Registry {
 pub(crate) fn encode(cb: &Callback, ev: &Event) -> Option<Vec<u8>> {
     fn msg<T: Xdr>(proc_: u32, body: &T) -> Vec<u8> {
         Packet {
-            header: Header::new(REMOTE_PROGRAM, proc_ as i32, MessageType::Message, 1, Status::Ok),
+            header: Header::new(
+                REMOTE_PROGRAM,
+                proc_ as i32,
+                MessageType::Message,
+                1,
+                Status::Ok,
+            ),
             payload: to_bytes(body),
         }
         .encode()
     }
     let wants = |class: Class, event_id: i32, uuid: &Uuid| {
-        cb.class == class && cb.event_id == event_id && cb.filter.map_or(true, |f| f == *uuid)
+        let object_matches = match &cb.filter {
+            Some(f) => f == uuid,
+            None => true,
+        };
+        cb.class == class && cb.event_id == event_id && object_matches
     };
     match ev {
         Event::DomainLifecycle { dom, event, detail } if wants(Class::Domain, 0, &dom.uuid) => {
@@ -201,7 +211,7 @@ pub(crate) async fn register(
     event_id: i32,
     filter: Option<Uuid>,
     legacy: bool,
-) -> Result<i32, RemoteError> {
+) -> Result<i32, Box<RemoteError>> {
     let (id, start) = {
         let mut reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
         let id = reg.add(class, event_id, filter, legacy, || {
@@ -215,7 +225,10 @@ pub(crate) async fn register(
     };
     if let Some(kind) = kind_of(class, event_id) {
         if let Err(e) = driver.events_enable(kind).await {
-            warn!("events", "client {}: enabling {kind:?} events: {e}", client.id);
+            warn!(
+                "events",
+                "client {}: enabling {kind:?} events: {e}", client.id
+            );
         }
     }
     if start {
@@ -227,7 +240,11 @@ pub(crate) async fn register(
 }
 
 /// Removes the callback with `id` of `class`.
-pub(crate) fn deregister_id(client: &Client, class: Class, id: i32) -> Result<(), RemoteError> {
+pub(crate) fn deregister_id(
+    client: &Client,
+    class: Class,
+    id: i32,
+) -> Result<(), Box<RemoteError>> {
     let mut reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
     if reg.remove_where(|c| c.class == class && c.id == id) {
         return Ok(());
@@ -237,16 +254,20 @@ pub(crate) fn deregister_id(client: &Client, class: Class, id: i32) -> Result<()
         Class::Network => "network",
         Class::Pool => "storage pool",
     };
-    Err(internal(&format!("{what} event callback {id} not registered")))
+    Err(Box::new(internal(&format!(
+        "{what} event callback {id} not registered"
+    ))))
 }
 
 /// Removes the first domain callback for `event_id` (the legacy deregister calls).
-pub(crate) fn deregister_event(client: &Client, event_id: i32) -> Result<(), RemoteError> {
+pub(crate) fn deregister_event(client: &Client, event_id: i32) -> Result<(), Box<RemoteError>> {
     let mut reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
     if reg.remove_where(|c| c.class == Class::Domain && c.event_id == event_id) {
         return Ok(());
     }
-    Err(internal(&format!("domain event {event_id} not registered")))
+    Err(Box::new(internal(&format!(
+        "domain event {event_id} not registered"
+    ))))
 }
 
 async fn forward(client: Arc<Client>, mut rx: tokio::sync::broadcast::Receiver<Event>) {
@@ -259,14 +280,20 @@ async fn forward(client: Arc<Client>, mut rx: tokio::sync::broadcast::Receiver<E
             Ok(ev) => {
                 let frames: Vec<Vec<u8>> = {
                     let reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
-                    reg.callbacks.iter().filter_map(|cb| encode(cb, &ev)).collect()
+                    reg.callbacks
+                        .iter()
+                        .filter_map(|cb| encode(cb, &ev))
+                        .collect()
                 };
                 for f in frames {
                     client.send_async(f);
                 }
             }
             Err(RecvError::Lagged(n)) => {
-                warn!("events", "client {}: {n} events lost (event queue overflow)", client.id);
+                warn!(
+                    "events",
+                    "client {}: {n} events lost (event queue overflow)", client.id
+                );
             }
             Err(RecvError::Closed) => return,
         }
@@ -315,7 +342,10 @@ mod tests {
             hex("0000004420008086000000010000013e0000000200000001000000000000000000000002643300004dea22b31d52d8f32516782e98ab3fa0000000020000000200000000")
         );
         // Legacy: proc 107, no callback id.
-        let legacy = Callback { legacy: true, ..cb.clone() };
+        let legacy = Callback {
+            legacy: true,
+            ..cb.clone()
+        };
         let f = encode(&legacy, &ev).unwrap();
         assert_eq!(&f[12..16], &107u32.to_be_bytes());
         assert_eq!(f.len(), 0x44 - 4);
@@ -325,10 +355,16 @@ mod tests {
             ..cb.clone()
         };
         assert!(encode(&other, &ev).is_none());
-        let reboot = Callback { event_id: 1, ..cb.clone() };
+        let reboot = Callback {
+            event_id: 1,
+            ..cb.clone()
+        };
         assert!(encode(&reboot, &ev).is_none());
         assert!(encode(&reboot, &Event::DomainReboot { dom: d3(2) }).is_some());
-        let net = Callback { class: Class::Network, ..cb };
+        let net = Callback {
+            class: Class::Network,
+            ..cb
+        };
         assert!(encode(&net, &ev).is_none());
     }
 
@@ -348,6 +384,9 @@ mod tests {
         );
         assert_eq!(r.add(Class::Network, 0, None, false, &mut next).unwrap(), 1);
         let u = FixedOpaque([1; 16]);
-        assert_eq!(r.add(Class::Domain, 0, Some(u), false, &mut next).unwrap(), 2);
+        assert_eq!(
+            r.add(Class::Domain, 0, Some(u), false, &mut next).unwrap(),
+            2
+        );
     }
 }

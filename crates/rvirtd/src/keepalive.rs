@@ -93,7 +93,13 @@ pub fn is_keepalive(h: &Header) -> bool {
 
 fn message(proc_: i32) -> Vec<u8> {
     Packet {
-        header: Header::new(KEEPALIVE_PROGRAM, proc_, MessageType::Message, 0, Status::Ok),
+        header: Header::new(
+            KEEPALIVE_PROGRAM,
+            proc_,
+            MessageType::Message,
+            0,
+            Status::Ok,
+        ),
         payload: Vec::new(),
     }
     .encode()
@@ -142,7 +148,10 @@ mod tests {
         let mut ka = KeepAlive::new(-1, 5, t0);
         assert!(!ka.start());
         assert!(!ka.started());
-        assert!(matches!(ka.tick(t0 + Duration::from_secs(1000)), Tick::Wait(_)));
+        assert!(matches!(
+            ka.tick(t0 + Duration::from_secs(1000)),
+            Tick::Wait(_)
+        ));
     }
 
     #[test]

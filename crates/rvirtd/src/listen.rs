@@ -17,7 +17,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ListenError {
     /// Another daemon accepts connections on the path.
-    #[error("another daemon is already listening on {0}; stop it, or choose another unix_sock_dir")]
+    #[error(
+        "another daemon is already listening on {0}; stop it, or choose another unix_sock_dir"
+    )]
     InUse(PathBuf),
     /// Something that is not a socket is in the way.
     #[error("{0} exists and is not a socket; remove it or choose another unix_sock_dir")]
@@ -192,7 +194,10 @@ mod tests {
         let mode = std::fs::metadata(&spec.path).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o660);
         // Live: refused.
-        assert!(matches!(bind(&spec, 0o660, None), Err(ListenError::InUse(_))));
+        assert!(matches!(
+            bind(&spec, 0o660, None),
+            Err(ListenError::InUse(_))
+        ));
         // Stale (listener closed, file left behind): replaced.
         drop(l);
         assert!(spec.path.exists());
@@ -203,7 +208,10 @@ mod tests {
             kind: SocketKind::ReadWrite,
         };
         std::fs::write(&file.path, "x").unwrap();
-        assert!(matches!(bind(&file, 0o600, None), Err(ListenError::NotASocket(_))));
+        assert!(matches!(
+            bind(&file, 0o600, None),
+            Err(ListenError::NotASocket(_))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -190,7 +190,9 @@ pub fn enabled(level: Level, category: &str) -> bool {
 
 /// libvirt's timestamp format: `2024-01-31 12:34:56.789+0000`.
 fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil date from days since the epoch (Howard Hinnant's algorithm).

@@ -133,7 +133,12 @@ mod tests {
         let names = |l| {
             sockets(d, l)
                 .into_iter()
-                .map(|s| (s.path.file_name().unwrap().to_str().unwrap().to_string(), s.kind))
+                .map(|s| {
+                    (
+                        s.path.file_name().unwrap().to_str().unwrap().to_string(),
+                        s.kind,
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(
@@ -147,7 +152,13 @@ mod tests {
         let system = names(true);
         assert!(system.contains(&("libvirt-sock-ro".to_string(), SocketKind::ReadOnly)));
         assert!(system.contains(&("virtqemud-sock".to_string(), SocketKind::ReadWrite)));
-        assert_eq!(default_socket_dir(Mode::System, false), Path::new("/run/rvirt"));
-        assert_eq!(default_socket_dir(Mode::System, true), Path::new("/run/libvirt"));
+        assert_eq!(
+            default_socket_dir(Mode::System, false),
+            Path::new("/run/rvirt")
+        );
+        assert_eq!(
+            default_socket_dir(Mode::System, true),
+            Path::new("/run/libvirt")
+        );
     }
 }

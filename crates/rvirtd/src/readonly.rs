@@ -45,20 +45,17 @@ pub fn denial(proc_: u32, flags: u32) -> Option<RemoteError> {
             "virDomainSnapshotGetXMLDesc",
             domain::DOMAIN_SNAPSHOT,
         ),
-        p::DOMAIN_MANAGED_SAVE_GET_XML_DESC => secure_flag(
-            XML_SECURE,
-            "virDomainManagedSaveGetXMLDesc",
-            domain::DOMAIN,
-        ),
+        p::DOMAIN_MANAGED_SAVE_GET_XML_DESC => {
+            secure_flag(XML_SECURE, "virDomainManagedSaveGetXMLDesc", domain::DOMAIN)
+        }
         p::DOMAIN_CHECKPOINT_GET_XML_DESC => secure_flag(
             XML_SECURE,
             "virDomainCheckpointGetXMLDesc",
             domain::DOMAIN_CHECKPOINT,
         ),
-        p::DOMAIN_GET_VCPUS_FLAGS if flags & VCPU_GUEST != 0 => Some(prevents(
-            "virDomainGetVcpusFlags",
-            domain::DOMAIN,
-        )),
+        p::DOMAIN_GET_VCPUS_FLAGS if flags & VCPU_GUEST != 0 => {
+            Some(prevents("virDomainGetVcpusFlags", domain::DOMAIN))
+        }
         _ => READ_ONLY_DENIED
             .iter()
             .find(|(n, _, _)| *n == proc_)
@@ -86,7 +83,10 @@ mod tests {
             Some("operation forbidden: read only access prevents virDomainCreate")
         );
         assert_eq!((e.code, e.domain), (29, 20));
-        assert_eq!(denial(p::NETWORK_DESTROY, 0).unwrap().domain, domain::NETWORK);
+        assert_eq!(
+            denial(p::NETWORK_DESTROY, 0).unwrap().domain,
+            domain::NETWORK
+        );
         assert_eq!(
             denial(p::STORAGE_POOL_DESTROY, 0).unwrap().domain,
             domain::STORAGE

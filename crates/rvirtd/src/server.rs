@@ -108,12 +108,31 @@ async fn accept_loop(
 ) {
     let mut shutdown = shared.shutdown_signal();
     loop {
+        // Accept first, then wait for a slot: a permit held while idly waiting in accept() would
+        // starve the other sockets sharing the budget. At most one connection per socket waits
+        // accepted but unserved; the rest wait in the backlog.
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                warn!("daemon", "{}: accept failed: {e}", path.display());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if kind == SocketKind::Admin && !same_user(&stream) {
+            continue;
+        }
         let slot = match slots.clone().try_acquire_owned() {
             Ok(s) => s,
             Err(_) => {
                 warn!(
                     "daemon",
-                    "{}: client limit reached, not accepting new clients until one leaves",
+                    "{}: client limit reached, new clients wait until one leaves",
                     path.display()
                 );
                 tokio::select! {
@@ -122,23 +141,7 @@ async fn accept_loop(
                 }
             }
         };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.wait_for(|s| *s) => return,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                if kind == SocketKind::Admin && !same_user(&stream) {
-                    continue;
-                }
-                tokio::spawn(client::serve(stream, shared.clone(), kind, slot));
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                warn!("daemon", "{}: accept failed: {e}", path.display());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        tokio::spawn(client::serve(stream, shared.clone(), kind, slot));
     }
 }
 
@@ -209,7 +212,9 @@ async fn signals() -> std::io::Result<&'static str> {
 /// removes the socket files and disconnects every client.
 pub async fn serve(listeners: Vec<Listener>, shared: Arc<Shared>, timeout: Option<Duration>) {
     let main_slots = Arc::new(Semaphore::new(shared.config.max_clients.max(1) as usize));
-    let admin_slots = Arc::new(Semaphore::new(shared.config.admin_max_clients.max(1) as usize));
+    let admin_slots = Arc::new(Semaphore::new(
+        shared.config.admin_max_clients.max(1) as usize
+    ));
     let mut paths = Vec::new();
     let mut loops = Vec::new();
     for l in listeners {
@@ -227,7 +232,11 @@ pub async fn serve(listeners: Vec<Listener>, shared: Arc<Shared>, timeout: Optio
                 slots,
             ))),
             Err(e) => {
-                warn!("daemon", "{}: cannot register socket: {e}", l.spec.path.display());
+                warn!(
+                    "daemon",
+                    "{}: cannot register socket: {e}",
+                    l.spec.path.display()
+                );
                 shared.request_shutdown();
             }
         }
