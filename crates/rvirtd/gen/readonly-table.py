@@ -55,6 +55,7 @@ def main():
     print("use rvirt_proto::error::domain;\n")
     print("/// REMOTE procedures that libvirt refuses on a read-only connection whatever their")
     print("/// arguments: (procedure, public API function named in the error, error domain).")
+    print("#[rustfmt::skip]")
     print("pub(crate) static READ_ONLY_DENIED: &[(u32, &str, i32)] = &[")
     for num, name, real, dom in rows:
         print(f'    ({num}, "{real}", domain::{dom}), // {name}')

@@ -4,32 +4,33 @@ use rvirt_proto::error::domain;
 
 /// REMOTE procedures that libvirt refuses on a read-only connection whatever their
 /// arguments: (procedure, public API function named in the error, error domain).
+#[rustfmt::skip]
 pub(crate) static READ_ONLY_DENIED: &[(u32, &str, i32)] = &[
     (8, "virDomainAttachDevice", domain::DOMAIN), // DOMAIN_ATTACH_DEVICE
-    (9, "virDomainCreate", domain::DOMAIN),       // DOMAIN_CREATE
-    (10, "virDomainCreateXML", domain::DOMAIN),   // DOMAIN_CREATE_XML
-    (11, "virDomainDefineXML", domain::DOMAIN),   // DOMAIN_DEFINE_XML
-    (12, "virDomainDestroy", domain::DOMAIN),     // DOMAIN_DESTROY
+    (9, "virDomainCreate", domain::DOMAIN), // DOMAIN_CREATE
+    (10, "virDomainCreateXML", domain::DOMAIN), // DOMAIN_CREATE_XML
+    (11, "virDomainDefineXML", domain::DOMAIN), // DOMAIN_DEFINE_XML
+    (12, "virDomainDestroy", domain::DOMAIN), // DOMAIN_DESTROY
     (13, "virDomainDetachDevice", domain::DOMAIN), // DOMAIN_DETACH_DEVICE
-    (26, "virDomainPinVcpu", domain::DOMAIN),     // DOMAIN_PIN_VCPU
-    (27, "virDomainReboot", domain::DOMAIN),      // DOMAIN_REBOOT
-    (28, "virDomainResume", domain::DOMAIN),      // DOMAIN_RESUME
+    (26, "virDomainPinVcpu", domain::DOMAIN), // DOMAIN_PIN_VCPU
+    (27, "virDomainReboot", domain::DOMAIN), // DOMAIN_REBOOT
+    (28, "virDomainResume", domain::DOMAIN), // DOMAIN_RESUME
     (29, "virDomainSetAutostart", domain::DOMAIN), // DOMAIN_SET_AUTOSTART
     (30, "virDomainSetMaxMemory", domain::DOMAIN), // DOMAIN_SET_MAX_MEMORY
-    (31, "virDomainSetMemory", domain::DOMAIN),   // DOMAIN_SET_MEMORY
-    (32, "virDomainSetVcpus", domain::DOMAIN),    // DOMAIN_SET_VCPUS
-    (33, "virDomainShutdown", domain::DOMAIN),    // DOMAIN_SHUTDOWN
-    (34, "virDomainSuspend", domain::DOMAIN),     // DOMAIN_SUSPEND
-    (35, "virDomainUndefine", domain::DOMAIN),    // DOMAIN_UNDEFINE
-    (39, "virNetworkCreate", domain::NETWORK),    // NETWORK_CREATE
+    (31, "virDomainSetMemory", domain::DOMAIN), // DOMAIN_SET_MEMORY
+    (32, "virDomainSetVcpus", domain::DOMAIN), // DOMAIN_SET_VCPUS
+    (33, "virDomainShutdown", domain::DOMAIN), // DOMAIN_SHUTDOWN
+    (34, "virDomainSuspend", domain::DOMAIN), // DOMAIN_SUSPEND
+    (35, "virDomainUndefine", domain::DOMAIN), // DOMAIN_UNDEFINE
+    (39, "virNetworkCreate", domain::NETWORK), // NETWORK_CREATE
     (40, "virNetworkCreateXML", domain::NETWORK), // NETWORK_CREATE_XML
     (41, "virNetworkDefineXML", domain::NETWORK), // NETWORK_DEFINE_XML
-    (42, "virNetworkDestroy", domain::NETWORK),   // NETWORK_DESTROY
+    (42, "virNetworkDestroy", domain::NETWORK), // NETWORK_DESTROY
     (48, "virNetworkSetAutostart", domain::NETWORK), // NETWORK_SET_AUTOSTART
-    (49, "virNetworkUndefine", domain::NETWORK),  // NETWORK_UNDEFINE
-    (53, "virDomainCoreDump", domain::DOMAIN),    // DOMAIN_CORE_DUMP
-    (54, "virDomainRestore", domain::DOMAIN),     // DOMAIN_RESTORE
-    (55, "virDomainSave", domain::DOMAIN),        // DOMAIN_SAVE
+    (49, "virNetworkUndefine", domain::NETWORK), // NETWORK_UNDEFINE
+    (53, "virDomainCoreDump", domain::DOMAIN), // DOMAIN_CORE_DUMP
+    (54, "virDomainRestore", domain::DOMAIN), // DOMAIN_RESTORE
+    (55, "virDomainSave", domain::DOMAIN), // DOMAIN_SAVE
     (58, "virDomainSetSchedulerParameters", domain::DOMAIN), // DOMAIN_SET_SCHEDULER_PARAMETERS
     (61, "virDomainMigratePrepare", domain::DOMAIN), // DOMAIN_MIGRATE_PREPARE
     (62, "virDomainMigratePerform", domain::DOMAIN), // DOMAIN_MIGRATE_PERFORM
@@ -46,7 +47,7 @@ pub(crate) static READ_ONLY_DENIED: &[(u32, &str, i32)] = &[
     (90, "virStoragePoolSetAutostart", domain::STORAGE), // STORAGE_POOL_SET_AUTOSTART
     (93, "virStorageVolCreateXML", domain::STORAGE), // STORAGE_VOL_CREATE_XML
     (94, "virStorageVolDelete", domain::STORAGE), // STORAGE_VOL_DELETE
-    (103, "virDomainBlockPeek", domain::DOMAIN),  // DOMAIN_BLOCK_PEEK
+    (103, "virDomainBlockPeek", domain::DOMAIN), // DOMAIN_BLOCK_PEEK
     (104, "virDomainMemoryPeek", domain::DOMAIN), // DOMAIN_MEMORY_PEEK
     (108, "virDomainMigratePrepare2", domain::DOMAIN), // DOMAIN_MIGRATE_PREPARE2
     (109, "virDomainMigrateFinish2", domain::DOMAIN), // DOMAIN_MIGRATE_FINISH2
@@ -62,15 +63,15 @@ pub(crate) static READ_ONLY_DENIED: &[(u32, &str, i32)] = &[
     (134, "virInterfaceDestroy", domain::INTERFACE), // INTERFACE_DESTROY
     (135, "virConnectDomainXMLFromNative", domain::DOMAIN), // CONNECT_DOMAIN_XML_FROM_NATIVE
     (136, "virConnectDomainXMLToNative", domain::DOMAIN), // CONNECT_DOMAIN_XML_TO_NATIVE
-    (142, "virSecretDefineXML", domain::SECRET),  // SECRET_DEFINE_XML
-    (144, "virSecretSetValue", domain::SECRET),   // SECRET_SET_VALUE
-    (145, "virSecretGetValue", domain::SECRET),   // SECRET_GET_VALUE
-    (146, "virSecretUndefine", domain::SECRET),   // SECRET_UNDEFINE
+    (142, "virSecretDefineXML", domain::SECRET), // SECRET_DEFINE_XML
+    (144, "virSecretSetValue", domain::SECRET), // SECRET_SET_VALUE
+    (145, "virSecretGetValue", domain::SECRET), // SECRET_GET_VALUE
+    (146, "virSecretUndefine", domain::SECRET), // SECRET_UNDEFINE
     (148, "virDomainMigratePrepareTunnel", domain::DOMAIN), // DOMAIN_MIGRATE_PREPARE_TUNNEL
     (160, "virDomainAttachDeviceFlags", domain::DOMAIN), // DOMAIN_ATTACH_DEVICE_FLAGS
     (161, "virDomainDetachDeviceFlags", domain::DOMAIN), // DOMAIN_DETACH_DEVICE_FLAGS
-    (164, "virDomainAbortJob", domain::DOMAIN),   // DOMAIN_ABORT_JOB
-    (165, "virStorageVolWipe", domain::STORAGE),  // STORAGE_VOL_WIPE
+    (164, "virDomainAbortJob", domain::DOMAIN), // DOMAIN_ABORT_JOB
+    (165, "virStorageVolWipe", domain::STORAGE), // STORAGE_VOL_WIPE
     (166, "virDomainMigrateSetMaxDowntime", domain::DOMAIN), // DOMAIN_MIGRATE_SET_MAX_DOWNTIME
     (174, "virDomainUpdateDeviceFlags", domain::DOMAIN), // DOMAIN_UPDATE_DEVICE_FLAGS
     (180, "virNWFilterDefineXML", domain::NWFILTER), // NWFILTER_DEFINE_XML
@@ -89,7 +90,7 @@ pub(crate) static READ_ONLY_DENIED: &[(u32, &str, i32)] = &[
     (207, "virDomainMigrateSetMaxSpeed", domain::DOMAIN), // DOMAIN_MIGRATE_SET_MAX_SPEED
     (208, "virStorageVolUpload", domain::STORAGE), // STORAGE_VOL_UPLOAD
     (209, "virStorageVolDownload", domain::STORAGE), // STORAGE_VOL_DOWNLOAD
-    (210, "virDomainInjectNMI", domain::DOMAIN),  // DOMAIN_INJECT_NMI
+    (210, "virDomainInjectNMI", domain::DOMAIN), // DOMAIN_INJECT_NMI
     (211, "virDomainScreenshot", domain::DOMAIN), // DOMAIN_SCREENSHOT
     (213, "virDomainMigrateBegin3", domain::DOMAIN), // DOMAIN_MIGRATE_BEGIN3
     (214, "virDomainMigratePrepare3", domain::DOMAIN), // DOMAIN_MIGRATE_PREPARE3
@@ -98,112 +99,108 @@ pub(crate) static READ_ONLY_DENIED: &[(u32, &str, i32)] = &[
     (217, "virDomainMigrateFinish3", domain::DOMAIN), // DOMAIN_MIGRATE_FINISH3
     (218, "virDomainMigrateConfirm3", domain::DOMAIN), // DOMAIN_MIGRATE_CONFIRM3
     (219, "virDomainSetSchedulerParametersFlags", domain::DOMAIN), // DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS
-    (220, "virInterfaceChangeBegin", domain::INTERFACE),           // INTERFACE_CHANGE_BEGIN
-    (221, "virInterfaceChangeCommit", domain::INTERFACE),          // INTERFACE_CHANGE_COMMIT
-    (222, "virInterfaceChangeRollback", domain::INTERFACE),        // INTERFACE_CHANGE_ROLLBACK
-    (225, "virDomainPinVcpuFlags", domain::DOMAIN),                // DOMAIN_PIN_VCPU_FLAGS
-    (226, "virDomainSendKey", domain::DOMAIN),                     // DOMAIN_SEND_KEY
-    (231, "virDomainUndefineFlags", domain::DOMAIN),               // DOMAIN_UNDEFINE_FLAGS
-    (232, "virDomainSaveFlags", domain::DOMAIN),                   // DOMAIN_SAVE_FLAGS
-    (233, "virDomainRestoreFlags", domain::DOMAIN),                // DOMAIN_RESTORE_FLAGS
-    (234, "virDomainDestroyFlags", domain::DOMAIN),                // DOMAIN_DESTROY_FLAGS
-    (235, "virDomainSaveImageGetXMLDesc", domain::DOMAIN),         // DOMAIN_SAVE_IMAGE_GET_XML_DESC
-    (236, "virDomainSaveImageDefineXML", domain::DOMAIN),          // DOMAIN_SAVE_IMAGE_DEFINE_XML
-    (237, "virDomainBlockJobAbort", domain::DOMAIN),               // DOMAIN_BLOCK_JOB_ABORT
-    (239, "virDomainBlockJobSetSpeed", domain::DOMAIN),            // DOMAIN_BLOCK_JOB_SET_SPEED
-    (240, "virDomainBlockPull", domain::DOMAIN),                   // DOMAIN_BLOCK_PULL
-    (242, "virDomainMigrateGetMaxSpeed", domain::DOMAIN),          // DOMAIN_MIGRATE_GET_MAX_SPEED
-    (245, "virDomainReset", domain::DOMAIN),                       // DOMAIN_RESET
-    (249, "virDomainOpenGraphics", domain::DOMAIN),                // DOMAIN_OPEN_GRAPHICS
-    (250, "virNodeSuspendForDuration", domain::DOMAIN),            // NODE_SUSPEND_FOR_DURATION
-    (251, "virDomainBlockResize", domain::DOMAIN),                 // DOMAIN_BLOCK_RESIZE
-    (252, "virDomainSetBlockIoTune", domain::DOMAIN),              // DOMAIN_SET_BLOCK_IO_TUNE
-    (254, "virDomainSetNumaParameters", domain::DOMAIN),           // DOMAIN_SET_NUMA_PARAMETERS
+    (220, "virInterfaceChangeBegin", domain::INTERFACE), // INTERFACE_CHANGE_BEGIN
+    (221, "virInterfaceChangeCommit", domain::INTERFACE), // INTERFACE_CHANGE_COMMIT
+    (222, "virInterfaceChangeRollback", domain::INTERFACE), // INTERFACE_CHANGE_ROLLBACK
+    (225, "virDomainPinVcpuFlags", domain::DOMAIN), // DOMAIN_PIN_VCPU_FLAGS
+    (226, "virDomainSendKey", domain::DOMAIN), // DOMAIN_SEND_KEY
+    (231, "virDomainUndefineFlags", domain::DOMAIN), // DOMAIN_UNDEFINE_FLAGS
+    (232, "virDomainSaveFlags", domain::DOMAIN), // DOMAIN_SAVE_FLAGS
+    (233, "virDomainRestoreFlags", domain::DOMAIN), // DOMAIN_RESTORE_FLAGS
+    (234, "virDomainDestroyFlags", domain::DOMAIN), // DOMAIN_DESTROY_FLAGS
+    (235, "virDomainSaveImageGetXMLDesc", domain::DOMAIN), // DOMAIN_SAVE_IMAGE_GET_XML_DESC
+    (236, "virDomainSaveImageDefineXML", domain::DOMAIN), // DOMAIN_SAVE_IMAGE_DEFINE_XML
+    (237, "virDomainBlockJobAbort", domain::DOMAIN), // DOMAIN_BLOCK_JOB_ABORT
+    (239, "virDomainBlockJobSetSpeed", domain::DOMAIN), // DOMAIN_BLOCK_JOB_SET_SPEED
+    (240, "virDomainBlockPull", domain::DOMAIN), // DOMAIN_BLOCK_PULL
+    (242, "virDomainMigrateGetMaxSpeed", domain::DOMAIN), // DOMAIN_MIGRATE_GET_MAX_SPEED
+    (245, "virDomainReset", domain::DOMAIN), // DOMAIN_RESET
+    (249, "virDomainOpenGraphics", domain::DOMAIN), // DOMAIN_OPEN_GRAPHICS
+    (250, "virNodeSuspendForDuration", domain::DOMAIN), // NODE_SUSPEND_FOR_DURATION
+    (251, "virDomainBlockResize", domain::DOMAIN), // DOMAIN_BLOCK_RESIZE
+    (252, "virDomainSetBlockIoTune", domain::DOMAIN), // DOMAIN_SET_BLOCK_IO_TUNE
+    (254, "virDomainSetNumaParameters", domain::DOMAIN), // DOMAIN_SET_NUMA_PARAMETERS
     (256, "virDomainSetInterfaceParameters", domain::DOMAIN), // DOMAIN_SET_INTERFACE_PARAMETERS
-    (258, "virDomainShutdownFlags", domain::DOMAIN),          // DOMAIN_SHUTDOWN_FLAGS
-    (259, "virStorageVolWipePattern", domain::STORAGE),       // STORAGE_VOL_WIPE_PATTERN
-    (260, "virStorageVolResize", domain::STORAGE),            // STORAGE_VOL_RESIZE
-    (261, "virDomainPMSuspendForDuration", domain::DOMAIN),   // DOMAIN_PM_SUSPEND_FOR_DURATION
-    (264, "virDomainSetMetadata", domain::DOMAIN),            // DOMAIN_SET_METADATA
-    (266, "virDomainBlockRebase", domain::DOMAIN),            // DOMAIN_BLOCK_REBASE
-    (267, "virDomainPMWakeup", domain::DOMAIN),               // DOMAIN_PM_WAKEUP
-    (277, "virDomainGetHostname", domain::DOMAIN),            // DOMAIN_GET_HOSTNAME
-    (279, "virDomainPinEmulator", domain::DOMAIN),            // DOMAIN_PIN_EMULATOR
-    (288, "virNodeSetMemoryParameters", domain::DOMAIN),      // NODE_SET_MEMORY_PARAMETERS
-    (290, "virDomainBlockCommit", domain::DOMAIN),            // DOMAIN_BLOCK_COMMIT
-    (291, "virNetworkUpdate", domain::NETWORK),               // NETWORK_UPDATE
-    (294, "virDomainFSTrim", domain::DOMAIN),                 // DOMAIN_FSTRIM
-    (295, "virDomainSendProcessSignal", domain::DOMAIN),      // DOMAIN_SEND_PROCESS_SIGNAL
-    (296, "virDomainOpenChannel", domain::DOMAIN),            // DOMAIN_OPEN_CHANNEL
+    (258, "virDomainShutdownFlags", domain::DOMAIN), // DOMAIN_SHUTDOWN_FLAGS
+    (259, "virStorageVolWipePattern", domain::STORAGE), // STORAGE_VOL_WIPE_PATTERN
+    (260, "virStorageVolResize", domain::STORAGE), // STORAGE_VOL_RESIZE
+    (261, "virDomainPMSuspendForDuration", domain::DOMAIN), // DOMAIN_PM_SUSPEND_FOR_DURATION
+    (264, "virDomainSetMetadata", domain::DOMAIN), // DOMAIN_SET_METADATA
+    (266, "virDomainBlockRebase", domain::DOMAIN), // DOMAIN_BLOCK_REBASE
+    (267, "virDomainPMWakeup", domain::DOMAIN), // DOMAIN_PM_WAKEUP
+    (277, "virDomainGetHostname", domain::DOMAIN), // DOMAIN_GET_HOSTNAME
+    (279, "virDomainPinEmulator", domain::DOMAIN), // DOMAIN_PIN_EMULATOR
+    (288, "virNodeSetMemoryParameters", domain::DOMAIN), // NODE_SET_MEMORY_PARAMETERS
+    (290, "virDomainBlockCommit", domain::DOMAIN), // DOMAIN_BLOCK_COMMIT
+    (291, "virNetworkUpdate", domain::NETWORK), // NETWORK_UPDATE
+    (294, "virDomainFSTrim", domain::DOMAIN), // DOMAIN_FSTRIM
+    (295, "virDomainSendProcessSignal", domain::DOMAIN), // DOMAIN_SEND_PROCESS_SIGNAL
+    (296, "virDomainOpenChannel", domain::DOMAIN), // DOMAIN_OPEN_CHANNEL
     (300, "virDomainMigrateSetCompressionCache", domain::DOMAIN), // DOMAIN_MIGRATE_SET_COMPRESSION_CACHE
-    (301, "virNodeDeviceDetachFlags", domain::NODEDEV),           // NODE_DEVICE_DETACH_FLAGS
-    (302, "virDomainMigrateBegin3Params", domain::DOMAIN),        // DOMAIN_MIGRATE_BEGIN3_PARAMS
-    (303, "virDomainMigratePrepare3Params", domain::DOMAIN),      // DOMAIN_MIGRATE_PREPARE3_PARAMS
+    (301, "virNodeDeviceDetachFlags", domain::NODEDEV), // NODE_DEVICE_DETACH_FLAGS
+    (302, "virDomainMigrateBegin3Params", domain::DOMAIN), // DOMAIN_MIGRATE_BEGIN3_PARAMS
+    (303, "virDomainMigratePrepare3Params", domain::DOMAIN), // DOMAIN_MIGRATE_PREPARE3_PARAMS
     (304, "virDomainMigratePrepareTunnel3Params", domain::DOMAIN), // DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS
-    (305, "virDomainMigratePerform3Params", domain::DOMAIN),       // DOMAIN_MIGRATE_PERFORM3_PARAMS
-    (306, "virDomainMigrateFinish3Params", domain::DOMAIN),        // DOMAIN_MIGRATE_FINISH3_PARAMS
-    (307, "virDomainMigrateConfirm3Params", domain::DOMAIN),       // DOMAIN_MIGRATE_CONFIRM3_PARAMS
-    (308, "virDomainSetMemoryStatsPeriod", domain::DOMAIN),        // DOMAIN_SET_MEMORY_STATS_PERIOD
-    (309, "virDomainCreateXMLWithFiles", domain::DOMAIN),          // DOMAIN_CREATE_XML_WITH_FILES
-    (310, "virDomainCreateWithFiles", domain::DOMAIN),             // DOMAIN_CREATE_WITH_FILES
-    (334, "virDomainCoreDumpWithFormat", domain::DOMAIN),          // DOMAIN_CORE_DUMP_WITH_FORMAT
-    (335, "virDomainFSFreeze", domain::DOMAIN),                    // DOMAIN_FSFREEZE
-    (336, "virDomainFSThaw", domain::DOMAIN),                      // DOMAIN_FSTHAW
-    (337, "virDomainGetTime", domain::DOMAIN),                     // DOMAIN_GET_TIME
-    (338, "virDomainSetTime", domain::DOMAIN),                     // DOMAIN_SET_TIME
+    (305, "virDomainMigratePerform3Params", domain::DOMAIN), // DOMAIN_MIGRATE_PERFORM3_PARAMS
+    (306, "virDomainMigrateFinish3Params", domain::DOMAIN), // DOMAIN_MIGRATE_FINISH3_PARAMS
+    (307, "virDomainMigrateConfirm3Params", domain::DOMAIN), // DOMAIN_MIGRATE_CONFIRM3_PARAMS
+    (308, "virDomainSetMemoryStatsPeriod", domain::DOMAIN), // DOMAIN_SET_MEMORY_STATS_PERIOD
+    (309, "virDomainCreateXMLWithFiles", domain::DOMAIN), // DOMAIN_CREATE_XML_WITH_FILES
+    (310, "virDomainCreateWithFiles", domain::DOMAIN), // DOMAIN_CREATE_WITH_FILES
+    (334, "virDomainCoreDumpWithFormat", domain::DOMAIN), // DOMAIN_CORE_DUMP_WITH_FORMAT
+    (335, "virDomainFSFreeze", domain::DOMAIN), // DOMAIN_FSFREEZE
+    (336, "virDomainFSThaw", domain::DOMAIN), // DOMAIN_FSTHAW
+    (337, "virDomainGetTime", domain::DOMAIN), // DOMAIN_GET_TIME
+    (338, "virDomainSetTime", domain::DOMAIN), // DOMAIN_SET_TIME
     (342, "virConnectGetDomainCapabilities", domain::DOMAIN), // CONNECT_GET_DOMAIN_CAPABILITIES
-    (343, "virDomainOpenGraphicsFD", domain::DOMAIN),         // DOMAIN_OPEN_GRAPHICS_FD
-    (345, "virDomainBlockCopy", domain::DOMAIN),              // DOMAIN_BLOCK_COPY
-    (347, "virNodeAllocPages", domain::DOMAIN),               // NODE_ALLOC_PAGES
-    (349, "virDomainGetFSInfo", domain::DOMAIN),              // DOMAIN_GET_FSINFO
-    (350, "virDomainDefineXMLFlags", domain::DOMAIN),         // DOMAIN_DEFINE_XML_FLAGS
-    (352, "virDomainPinIOThread", domain::DOMAIN),            // DOMAIN_PIN_IOTHREAD
-    (355, "virDomainAddIOThread", domain::DOMAIN),            // DOMAIN_ADD_IOTHREAD
-    (356, "virDomainDelIOThread", domain::DOMAIN),            // DOMAIN_DEL_IOTHREAD
-    (357, "virDomainSetUserPassword", domain::DOMAIN),        // DOMAIN_SET_USER_PASSWORD
-    (358, "virDomainRename", domain::DOMAIN),                 // DOMAIN_RENAME
-    (364, "virDomainMigrateStartPostCopy", domain::DOMAIN),   // DOMAIN_MIGRATE_START_POST_COPY
-    (366, "virDomainSetPerfEvents", domain::DOMAIN),          // DOMAIN_SET_PERF_EVENTS
-    (371, "virDomainGetGuestVcpus", domain::DOMAIN),          // DOMAIN_GET_GUEST_VCPUS
-    (372, "virDomainSetGuestVcpus", domain::DOMAIN),          // DOMAIN_SET_GUEST_VCPUS
-    (384, "virDomainSetVcpu", domain::DOMAIN),                // DOMAIN_SET_VCPU
-    (386, "virDomainSetBlockThreshold", domain::DOMAIN),      // DOMAIN_SET_BLOCK_THRESHOLD
-    (389, "virDomainManagedSaveDefineXML", domain::DOMAIN),   // DOMAIN_MANAGED_SAVE_DEFINE_XML
-    (390, "virDomainSetLifecycleAction", domain::DOMAIN),     // DOMAIN_SET_LIFECYCLE_ACTION
-    (392, "virDomainDetachDeviceAlias", domain::DOMAIN),      // DOMAIN_DETACH_DEVICE_ALIAS
-    (393, "virConnectCompareHypervisorCPU", domain::DOMAIN),  // CONNECT_COMPARE_HYPERVISOR_CPU
+    (343, "virDomainOpenGraphicsFD", domain::DOMAIN), // DOMAIN_OPEN_GRAPHICS_FD
+    (345, "virDomainBlockCopy", domain::DOMAIN), // DOMAIN_BLOCK_COPY
+    (347, "virNodeAllocPages", domain::DOMAIN), // NODE_ALLOC_PAGES
+    (349, "virDomainGetFSInfo", domain::DOMAIN), // DOMAIN_GET_FSINFO
+    (350, "virDomainDefineXMLFlags", domain::DOMAIN), // DOMAIN_DEFINE_XML_FLAGS
+    (352, "virDomainPinIOThread", domain::DOMAIN), // DOMAIN_PIN_IOTHREAD
+    (355, "virDomainAddIOThread", domain::DOMAIN), // DOMAIN_ADD_IOTHREAD
+    (356, "virDomainDelIOThread", domain::DOMAIN), // DOMAIN_DEL_IOTHREAD
+    (357, "virDomainSetUserPassword", domain::DOMAIN), // DOMAIN_SET_USER_PASSWORD
+    (358, "virDomainRename", domain::DOMAIN), // DOMAIN_RENAME
+    (364, "virDomainMigrateStartPostCopy", domain::DOMAIN), // DOMAIN_MIGRATE_START_POST_COPY
+    (366, "virDomainSetPerfEvents", domain::DOMAIN), // DOMAIN_SET_PERF_EVENTS
+    (371, "virDomainGetGuestVcpus", domain::DOMAIN), // DOMAIN_GET_GUEST_VCPUS
+    (372, "virDomainSetGuestVcpus", domain::DOMAIN), // DOMAIN_SET_GUEST_VCPUS
+    (384, "virDomainSetVcpu", domain::DOMAIN), // DOMAIN_SET_VCPU
+    (386, "virDomainSetBlockThreshold", domain::DOMAIN), // DOMAIN_SET_BLOCK_THRESHOLD
+    (389, "virDomainManagedSaveDefineXML", domain::DOMAIN), // DOMAIN_MANAGED_SAVE_DEFINE_XML
+    (390, "virDomainSetLifecycleAction", domain::DOMAIN), // DOMAIN_SET_LIFECYCLE_ACTION
+    (392, "virDomainDetachDeviceAlias", domain::DOMAIN), // DOMAIN_DETACH_DEVICE_ALIAS
+    (393, "virConnectCompareHypervisorCPU", domain::DOMAIN), // CONNECT_COMPARE_HYPERVISOR_CPU
     (394, "virConnectBaselineHypervisorCPU", domain::DOMAIN), // CONNECT_BASELINE_HYPERVISOR_CPU
-    (395, "virNodeGetSEVInfo", domain::DOMAIN),               // NODE_GET_SEV_INFO
-    (396, "virDomainGetLaunchSecurityInfo", domain::DOMAIN),  // DOMAIN_GET_LAUNCH_SECURITY_INFO
-    (399, "virNWFilterBindingCreateXML", domain::NWFILTER),   // NWFILTER_BINDING_CREATE_XML
-    (400, "virNWFilterBindingDelete", domain::NWFILTER),      // NWFILTER_BINDING_DELETE
-    (402, "virDomainSetIOThreadParams", domain::DOMAIN),      // DOMAIN_SET_IOTHREAD_PARAMS
-    (406, "virNetworkPortCreateXML", domain::NETWORK),        // NETWORK_PORT_CREATE_XML
-    (408, "virNetworkPortSetParameters", domain::NETWORK),    // NETWORK_PORT_SET_PARAMETERS
-    (410, "virNetworkPortDelete", domain::NETWORK),           // NETWORK_PORT_DELETE
-    (
-        411,
-        "virDomainCheckpointCreateXML",
-        domain::DOMAIN_CHECKPOINT,
-    ), // DOMAIN_CHECKPOINT_CREATE_XML
+    (395, "virNodeGetSEVInfo", domain::DOMAIN), // NODE_GET_SEV_INFO
+    (396, "virDomainGetLaunchSecurityInfo", domain::DOMAIN), // DOMAIN_GET_LAUNCH_SECURITY_INFO
+    (399, "virNWFilterBindingCreateXML", domain::NWFILTER), // NWFILTER_BINDING_CREATE_XML
+    (400, "virNWFilterBindingDelete", domain::NWFILTER), // NWFILTER_BINDING_DELETE
+    (402, "virDomainSetIOThreadParams", domain::DOMAIN), // DOMAIN_SET_IOTHREAD_PARAMS
+    (406, "virNetworkPortCreateXML", domain::NETWORK), // NETWORK_PORT_CREATE_XML
+    (408, "virNetworkPortSetParameters", domain::NETWORK), // NETWORK_PORT_SET_PARAMETERS
+    (410, "virNetworkPortDelete", domain::NETWORK), // NETWORK_PORT_DELETE
+    (411, "virDomainCheckpointCreateXML", domain::DOMAIN_CHECKPOINT), // DOMAIN_CHECKPOINT_CREATE_XML
     (417, "virDomainCheckpointDelete", domain::DOMAIN_CHECKPOINT), // DOMAIN_CHECKPOINT_DELETE
-    (418, "virDomainGetGuestInfo", domain::DOMAIN),           // DOMAIN_GET_GUEST_INFO
+    (418, "virDomainGetGuestInfo", domain::DOMAIN), // DOMAIN_GET_GUEST_INFO
     (420, "virDomainAgentSetResponseTimeout", domain::DOMAIN), // DOMAIN_AGENT_SET_RESPONSE_TIMEOUT
-    (421, "virDomainBackupBegin", domain::DOMAIN),            // DOMAIN_BACKUP_BEGIN
-    (424, "virDomainAuthorizedSSHKeysGet", domain::DOMAIN),   // DOMAIN_AUTHORIZED_SSH_KEYS_GET
-    (425, "virDomainAuthorizedSSHKeysSet", domain::DOMAIN),   // DOMAIN_AUTHORIZED_SSH_KEYS_SET
-    (427, "virDomainStartDirtyRateCalc", domain::DOMAIN),     // DOMAIN_START_DIRTY_RATE_CALC
-    (428, "virNodeDeviceDefineXML", domain::NODEDEV),         // NODE_DEVICE_DEFINE_XML
-    (429, "virNodeDeviceUndefine", domain::NODEDEV),          // NODE_DEVICE_UNDEFINE
-    (430, "virNodeDeviceCreate", domain::NODEDEV),            // NODE_DEVICE_CREATE
-    (431, "virNWFilterDefineXMLFlags", domain::NWFILTER),     // NWFILTER_DEFINE_XML_FLAGS
-    (432, "virNetworkDefineXMLFlags", domain::NETWORK),       // NETWORK_DEFINE_XML_FLAGS
-    (433, "virNodeDeviceGetAutostart", domain::NODEDEV),      // NODE_DEVICE_GET_AUTOSTART
-    (434, "virNodeDeviceSetAutostart", domain::NODEDEV),      // NODE_DEVICE_SET_AUTOSTART
-    (437, "virNetworkCreateXMLFlags", domain::NETWORK),       // NETWORK_CREATE_XML_FLAGS
+    (421, "virDomainBackupBegin", domain::DOMAIN), // DOMAIN_BACKUP_BEGIN
+    (424, "virDomainAuthorizedSSHKeysGet", domain::DOMAIN), // DOMAIN_AUTHORIZED_SSH_KEYS_GET
+    (425, "virDomainAuthorizedSSHKeysSet", domain::DOMAIN), // DOMAIN_AUTHORIZED_SSH_KEYS_SET
+    (427, "virDomainStartDirtyRateCalc", domain::DOMAIN), // DOMAIN_START_DIRTY_RATE_CALC
+    (428, "virNodeDeviceDefineXML", domain::NODEDEV), // NODE_DEVICE_DEFINE_XML
+    (429, "virNodeDeviceUndefine", domain::NODEDEV), // NODE_DEVICE_UNDEFINE
+    (430, "virNodeDeviceCreate", domain::NODEDEV), // NODE_DEVICE_CREATE
+    (431, "virNWFilterDefineXMLFlags", domain::NWFILTER), // NWFILTER_DEFINE_XML_FLAGS
+    (432, "virNetworkDefineXMLFlags", domain::NETWORK), // NETWORK_DEFINE_XML_FLAGS
+    (433, "virNodeDeviceGetAutostart", domain::NODEDEV), // NODE_DEVICE_GET_AUTOSTART
+    (434, "virNodeDeviceSetAutostart", domain::NODEDEV), // NODE_DEVICE_SET_AUTOSTART
+    (437, "virNetworkCreateXMLFlags", domain::NETWORK), // NETWORK_CREATE_XML_FLAGS
     (439, "virDomainSetLaunchSecurityState", domain::DOMAIN), // DOMAIN_SET_LAUNCH_SECURITY_STATE
-    (440, "virDomainSaveParams", domain::DOMAIN),             // DOMAIN_SAVE_PARAMS
-    (441, "virDomainRestoreParams", domain::DOMAIN),          // DOMAIN_RESTORE_PARAMS
-    (442, "virDomainAbortJobFlags", domain::DOMAIN),          // DOMAIN_ABORT_JOB_FLAGS
-    (443, "virDomainFDAssociate", domain::DOMAIN),            // DOMAIN_FD_ASSOCIATE
+    (440, "virDomainSaveParams", domain::DOMAIN), // DOMAIN_SAVE_PARAMS
+    (441, "virDomainRestoreParams", domain::DOMAIN), // DOMAIN_RESTORE_PARAMS
+    (442, "virDomainAbortJobFlags", domain::DOMAIN), // DOMAIN_ABORT_JOB_FLAGS
+    (443, "virDomainFDAssociate", domain::DOMAIN), // DOMAIN_FD_ASSOCIATE
 ];
