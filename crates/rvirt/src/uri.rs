@@ -125,9 +125,7 @@ impl Uri {
                     Error::new(
                         code::INVALID_ARG,
                         domain::REMOTE,
-                        format!(
-                            "transport in URL not recognised (should be tls|unix|ssh|ext|tcp|libssh2|libssh)"
-                        ),
+                        "transport in URL not recognised (should be tls|unix|ssh|ext|tcp|libssh2|libssh)",
                     )
                 })?;
                 (d.to_string(), Some(tr))

@@ -45,14 +45,16 @@ static DEFAULT: Mutex<Weak<TestDriver>> = Mutex::new(Weak::new());
 /// username and password it lists.
 pub fn open(uri: &Uri, auth: Option<&Auth>) -> Result<Arc<dyn Driver>> {
     if uri.path == "/default" {
-        if let Some(d) = DEFAULT.get() {
-            return Ok(d.clone());
+        let mut shared = DEFAULT.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = shared.upgrade() {
+            return Ok(d);
         }
         let d = Arc::new(TestDriver::new(
             host::default_state()?,
             "test:///default".into(),
         ));
-        return Ok(DEFAULT.get_or_init(|| d).clone());
+        *shared = Arc::downgrade(&d);
+        return Ok(d);
     }
     if uri.path.is_empty() || uri.path == "/" {
         return Err(Error::new(
