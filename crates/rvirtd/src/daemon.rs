@@ -12,7 +12,7 @@ use crate::listen::{self, ListenError, Listener};
 use crate::log::LogError;
 use crate::paths::{self, Mode, SocketKind};
 use crate::pidfile::{PidFile, PidFileError};
-use crate::server::{self, Shared};
+use crate::server::{self, Shared, Signals};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -249,43 +249,59 @@ pub fn run(opts: Options) -> Result<(), StartError> {
     } else {
         None
     };
-    let started = (|| {
-        let pid = PidFile::acquire(&plan.pid_file, std::process::id())?;
-        let listeners = bind_all(&plan)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| StartError::Io {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(source) => {
+            let e = StartError::Io {
                 what: "cannot start the async runtime",
                 source,
-            })?;
-        Ok::<_, StartError>((pid, listeners, runtime))
-    })();
-    let (pid, listeners, runtime) = match started {
-        Ok(s) => s,
-        Err(e) => {
+            };
             if let Some(s) = status {
                 s.report(Err(&describe(&e)));
             }
             return Err(e);
         }
     };
-    for l in &listeners {
-        info!(
-            "daemon",
-            "listening on {} ({:?})",
-            l.spec.path.display(),
-            l.spec.kind
-        );
-    }
-    if let Some(s) = status {
-        s.report(Ok(()));
-    }
-    let shared = Shared::new(plan.config, plan.mode);
     let timeout = (opts.timeout > 0).then(|| Duration::from_secs(opts.timeout.into()));
-    runtime.block_on(server::serve(listeners, shared, timeout));
+    runtime.block_on(async move {
+        let started = (|| {
+            let signals = Signals::install().map_err(|source| StartError::Io {
+                what: "cannot install signal handlers",
+                source,
+            })?;
+            let pid = PidFile::acquire(&plan.pid_file, std::process::id())?;
+            let listeners = bind_all(&plan)?;
+            Ok::<_, StartError>((signals, pid, listeners))
+        })();
+        let (signals, pid, listeners) = match started {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(s) = status {
+                    s.report(Err(&describe(&e)));
+                }
+                return Err(e);
+            }
+        };
+        for l in &listeners {
+            info!(
+                "daemon",
+                "listening on {} ({:?})",
+                l.spec.path.display(),
+                l.spec.kind
+            );
+        }
+        if let Some(s) = status {
+            s.report(Ok(()));
+        }
+        let shared = Shared::new(plan.config, plan.mode);
+        server::serve(listeners, shared, signals, timeout).await;
+        drop(pid);
+        Ok(())
+    })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
-    drop(pid);
     info!("daemon", "stopped");
     Ok(())
 }

@@ -191,26 +191,49 @@ async fn idle_timeout(shared: Arc<Shared>, timeout: Duration) {
     }
 }
 
-/// Waits for SIGTERM, SIGINT or SIGQUIT. SIGHUP (libvirtd: reload driver state) is logged.
-async fn signals() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut quit = signal(SignalKind::quit())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok("SIGTERM"),
-            _ = int.recv() => return Ok("SIGINT"),
-            _ = quit.recv() => return Ok("SIGQUIT"),
-            _ = hup.recv() => info!("daemon", "SIGHUP: nothing to reload"),
+/// The signals that stop the daemon (SIGTERM, SIGINT, SIGQUIT) and SIGHUP, which libvirtd uses
+/// to reload driver state and rvirtd only logs. Installed before the sockets exist, so that a
+/// signal sent as soon as they appear is handled, not fatal.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside the runtime).
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for a stopping signal and returns its name.
+    async fn stopping(&mut self) -> &'static str {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.int.recv() => return "SIGINT",
+                _ = self.quit.recv() => return "SIGQUIT",
+                _ = self.hup.recv() => info!("daemon", "SIGHUP: nothing to reload"),
+            }
         }
     }
 }
 
 /// Serves `listeners` until a signal, the idle `timeout` or [`Shared::request_shutdown`]; then
 /// removes the socket files and disconnects every client.
-pub async fn serve(listeners: Vec<Listener>, shared: Arc<Shared>, timeout: Option<Duration>) {
+pub async fn serve(
+    listeners: Vec<Listener>,
+    shared: Arc<Shared>,
+    mut signals: Signals,
+    timeout: Option<Duration>,
+) {
     let main_slots = Arc::new(Semaphore::new(shared.config.max_clients.max(1) as usize));
     let admin_slots = Arc::new(Semaphore::new(
         shared.config.admin_max_clients.max(1) as usize
@@ -250,13 +273,8 @@ pub async fn serve(listeners: Vec<Listener>, shared: Arc<Shared>, timeout: Optio
         }
     };
     let signalled = async {
-        match signals().await {
-            Ok(name) => info!("daemon", "{name} received, shutting down"),
-            Err(e) => {
-                warn!("daemon", "cannot install signal handlers: {e}");
-                std::future::pending::<()>().await
-            }
-        }
+        let name = signals.stopping().await;
+        info!("daemon", "{name} received, shutting down");
     };
     tokio::select! {
         _ = signalled => {}
