@@ -265,7 +265,8 @@ impl Daemon {
     pub fn start_with(conf: &str, args: &[&str]) -> Self {
         let dir = TempDir::new("d");
         let d = Self::spawn_in(dir, conf, args);
-        d.wait_socket("rvirt-sock");
+        // The admin socket is created last.
+        d.wait_socket("rvirt-admin-sock");
         d
     }
 
