@@ -274,6 +274,7 @@ async fn route(client: &Arc<Client>, h: &Header, payload: &[u8]) -> Outcome {
 
 async fn handle_call(client: Arc<Client>, h: Header, payload: Vec<u8>) {
     let outcome = route(&client, &h, &payload).await;
+    crate::events::flush(&client).await;
     let frame = reply_frame(&h, &outcome.result);
     let msg = if outcome.close_after {
         Outgoing::FrameThenClose(frame)

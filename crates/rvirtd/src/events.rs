@@ -16,7 +16,8 @@ use rvirt_proto::procedure::remote_proc as p;
 use rvirt_proto::remote::*;
 use rvirt_proto::xdr::{to_bytes, Xdr};
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{mpsc, oneshot};
 
 /// The kind of object a callback watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub(crate) struct Callback {
 pub(crate) struct Registry {
     callbacks: Vec<Callback>,
     forwarding: bool,
+    /// Asks the forwarder to send every event already raised, then acknowledge.
+    flush: Option<mpsc::Sender<oneshot::Sender<()>>>,
 }
 
 impl Registry {
@@ -233,7 +236,13 @@ pub(crate) async fn register(
     }
     if start {
         if let Some(rx) = driver.subscribe() {
-            client.own_task(tokio::spawn(forward(client.clone(), rx)));
+            let (tx, flush_rx) = mpsc::channel(8);
+            client
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .flush = Some(tx);
+            client.own_task(tokio::spawn(forward(client.clone(), rx, flush_rx)));
         }
     }
     Ok(id)
@@ -270,32 +279,68 @@ pub(crate) fn deregister_event(client: &Client, event_id: i32) -> Result<(), Box
     ))))
 }
 
-async fn forward(client: Arc<Client>, mut rx: tokio::sync::broadcast::Receiver<Event>) {
+/// Sends the events a call raised before the call's reply: waits until the forwarder has
+/// queued every event already in the driver's channel. Events raised by a call are in that
+/// channel when the call returns, so a client sees them before the reply (libvirtd usually, but
+/// not reliably, does the same).
+pub(crate) async fn flush(client: &Client) {
+    let tx = client
+        .events
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .flush
+        .clone();
+    if let Some(tx) = tx {
+        let (ack, done) = oneshot::channel();
+        if tx.send(ack).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn deliver(client: &Client, ev: &Event) {
+    let frames: Vec<Vec<u8>> = {
+        let reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
+        reg.callbacks
+            .iter()
+            .filter_map(|cb| encode(cb, ev))
+            .collect()
+    };
+    for f in frames {
+        client.send_async(f);
+    }
+}
+
+fn lagged(client: &Client, n: u64) {
+    warn!(
+        "events",
+        "client {}: {n} events lost (event queue overflow)", client.id
+    );
+}
+
+async fn forward(
+    client: Arc<Client>,
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+) {
     loop {
-        let ev = tokio::select! {
-            r = rx.recv() => r,
-            _ = client.closing() => return,
-        };
-        match ev {
-            Ok(ev) => {
-                let frames: Vec<Vec<u8>> = {
-                    let reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
-                    reg.callbacks
-                        .iter()
-                        .filter_map(|cb| encode(cb, &ev))
-                        .collect()
-                };
-                for f in frames {
-                    client.send_async(f);
+        tokio::select! {
+            r = rx.recv() => match r {
+                Ok(ev) => deliver(&client, &ev),
+                Err(RecvError::Lagged(n)) => lagged(&client, n),
+                Err(RecvError::Closed) => return,
+            },
+            Some(ack) = flushes.recv() => {
+                loop {
+                    match rx.try_recv() {
+                        Ok(ev) => deliver(&client, &ev),
+                        Err(TryRecvError::Lagged(n)) => lagged(&client, n),
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    }
                 }
+                let _ = ack.send(());
             }
-            Err(RecvError::Lagged(n)) => {
-                warn!(
-                    "events",
-                    "client {}: {n} events lost (event queue overflow)", client.id
-                );
-            }
-            Err(RecvError::Closed) => return,
+            _ = client.closing() => return,
         }
     }
 }
