@@ -67,6 +67,8 @@ pub(crate) struct Client {
     keepalive: Mutex<KeepAlive>,
     keepalive_wake: Notify,
     closed: watch::Sender<bool>,
+    /// Calls read and not yet answered.
+    in_flight: watch::Sender<usize>,
     /// Event callbacks registered by this client.
     pub(crate) events: Mutex<Registry>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -92,6 +94,12 @@ impl Client {
     pub(crate) async fn closing(&self) {
         let mut rx = self.closed.subscribe();
         let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Resolves when every call read so far has been answered.
+    pub(crate) async fn calls_done(&self) {
+        let mut rx = self.in_flight.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
     }
 
     /// Starts keepalive pings (CONNECT_SUPPORTS_FEATURE(PROGRAM_KEEPALIVE)).
@@ -274,7 +282,6 @@ async fn route(client: &Arc<Client>, h: &Header, payload: &[u8]) -> Outcome {
 
 async fn handle_call(client: Arc<Client>, h: Header, payload: Vec<u8>) {
     let outcome = route(&client, &h, &payload).await;
-    crate::events::flush(&client).await;
     let frame = reply_frame(&h, &outcome.result);
     let msg = if outcome.close_after {
         Outgoing::FrameThenClose(frame)
@@ -282,6 +289,7 @@ async fn handle_call(client: Arc<Client>, h: Header, payload: Vec<u8>) {
         Outgoing::Frame(frame)
     };
     let _ = client.out.send(msg).await;
+    client.in_flight.send_modify(|n| *n -= 1);
 }
 
 async fn writer_loop(
@@ -366,6 +374,7 @@ pub(crate) async fn serve(
         keepalive: Mutex::new(KeepAlive::new(interval, count, Instant::now())),
         keepalive_wake: Notify::new(),
         closed: watch::channel(false).0,
+        in_flight: watch::channel(0).0,
         events: Mutex::new(Registry::default()),
         tasks: Mutex::new(Vec::new()),
     });
@@ -432,6 +441,7 @@ pub(crate) async fn serve(
             );
             continue;
         }
+        client.in_flight.send_modify(|n| *n += 1);
         if is_barrier(kind, &h) {
             let rest = match requests.clone().acquire_many_owned(max as u32 - 1).await {
                 Ok(p) => p,

@@ -16,8 +16,8 @@ use rvirt_proto::procedure::remote_proc as p;
 use rvirt_proto::remote::*;
 use rvirt_proto::xdr::{to_bytes, Xdr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{mpsc, oneshot};
 
 /// The kind of object a callback watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +56,6 @@ pub(crate) struct Callback {
 pub(crate) struct Registry {
     callbacks: Vec<Callback>,
     forwarding: bool,
-    /// Asks the forwarder to send every event already raised, then acknowledge.
-    flush: Option<mpsc::Sender<oneshot::Sender<()>>>,
 }
 
 impl Registry {
@@ -236,13 +234,7 @@ pub(crate) async fn register(
     }
     if start {
         if let Some(rx) = driver.subscribe() {
-            let (tx, flush_rx) = mpsc::channel(8);
-            client
-                .events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .flush = Some(tx);
-            client.own_task(tokio::spawn(forward(client.clone(), rx, flush_rx)));
+            client.own_task(tokio::spawn(forward(client.clone(), rx)));
         }
     }
     Ok(id)
@@ -279,25 +271,6 @@ pub(crate) fn deregister_event(client: &Client, event_id: i32) -> Result<(), Box
     ))))
 }
 
-/// Sends the events a call raised before the call's reply: waits until the forwarder has
-/// queued every event already in the driver's channel. Events raised by a call are in that
-/// channel when the call returns, so a client sees them before the reply (libvirtd usually, but
-/// not reliably, does the same).
-pub(crate) async fn flush(client: &Client) {
-    let tx = client
-        .events
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .flush
-        .clone();
-    if let Some(tx) = tx {
-        let (ack, done) = oneshot::channel();
-        if tx.send(ack).await.is_ok() {
-            let _ = done.await;
-        }
-    }
-}
-
 fn deliver(client: &Client, ev: &Event) {
     let frames: Vec<Vec<u8>> = {
         let reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
@@ -318,19 +291,23 @@ fn lagged(client: &Client, n: u64) {
     );
 }
 
-async fn forward(
-    client: Arc<Client>,
-    mut rx: tokio::sync::broadcast::Receiver<Event>,
-    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
-) {
+/// How long an event waits for the client's running calls to be answered.
+const REPLY_FIRST_WAIT: Duration = Duration::from_millis(200);
+
+async fn forward(client: Arc<Client>, mut rx: tokio::sync::broadcast::Receiver<Event>) {
     loop {
-        tokio::select! {
-            r = rx.recv() => match r {
-                Ok(ev) => deliver(&client, &ev),
-                Err(RecvError::Lagged(n)) => lagged(&client, n),
-                Err(RecvError::Closed) => return,
-            },
-            Some(ack) = flushes.recv() => {
+        let ev = tokio::select! {
+            r = rx.recv() => r,
+            _ = client.closing() => return,
+        };
+        match ev {
+            Ok(ev) => {
+                // An event raised by one of this client's calls goes out after that call's
+                // reply, as libvirtd (which relays events from its event loop) almost always
+                // orders them; the wait is bounded so a busy client still gets its events.
+                let _ = tokio::time::timeout(REPLY_FIRST_WAIT, client.calls_done()).await;
+                deliver(&client, &ev);
+                // Whatever queued up meanwhile goes out now, without waiting again.
                 loop {
                     match rx.try_recv() {
                         Ok(ev) => deliver(&client, &ev),
@@ -338,9 +315,9 @@ async fn forward(
                         Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                     }
                 }
-                let _ = ack.send(());
             }
-            _ = client.closing() => return,
+            Err(RecvError::Lagged(n)) => lagged(&client, n),
+            Err(RecvError::Closed) => return,
         }
     }
 }
