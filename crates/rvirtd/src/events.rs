@@ -216,7 +216,7 @@ pub(crate) async fn register(
     let (id, start) = {
         let mut reg = client.events.lock().unwrap_or_else(|p| p.into_inner());
         let id = reg.add(class, event_id, filter, legacy, || {
-            client.shared.next_callback_id()
+            client.shared.next_callback_id(driver)
         })?;
         debug!(
             "events",

@@ -11,9 +11,10 @@ use crate::client;
 use crate::config::Config;
 use crate::listen::Listener;
 use crate::paths::{Mode, SocketKind};
+use rvirt::Driver;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::{watch, Semaphore};
@@ -25,7 +26,9 @@ pub struct Shared {
     /// System or session daemon.
     pub mode: Mode,
     next_client_id: AtomicU64,
-    next_callback_id: AtomicI32,
+    /// Event callback ids, one sequence per driver instance (libvirt numbers callbacks per
+    /// driver event state): the instance, and the next id.
+    callback_ids: Mutex<Vec<(Weak<dyn Driver>, i32)>>,
     clients: watch::Sender<usize>,
     inhibitors: watch::Sender<usize>,
     shutdown: watch::Sender<bool>,
@@ -56,7 +59,7 @@ impl Shared {
             config,
             mode,
             next_client_id: AtomicU64::new(1),
-            next_callback_id: AtomicI32::new(0),
+            callback_ids: Mutex::new(Vec::new()),
             clients: watch::channel(0).0,
             inhibitors: watch::channel(0).0,
             shutdown: watch::channel(false).0,
@@ -83,9 +86,19 @@ impl Shared {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The next event callback id (one sequence for every kind of event, from 0).
-    pub(crate) fn next_callback_id(&self) -> i32 {
-        self.next_callback_id.fetch_add(1, Ordering::Relaxed)
+    /// The next event callback id of `driver`'s instance: one sequence for every kind of event,
+    /// from 0, shared by the clients of a shared instance (`test:///default`) and restarting
+    /// with a new instance, as libvirt's per-driver event state numbers them.
+    pub(crate) fn next_callback_id(&self, driver: &Arc<dyn Driver>) -> i32 {
+        let mut ids = self.callback_ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.retain(|(w, _)| w.strong_count() > 0);
+        let me = Arc::as_ptr(driver) as *const ();
+        if let Some((_, next)) = ids.iter_mut().find(|(w, _)| w.as_ptr() as *const () == me) {
+            *next += 1;
+            return *next - 1;
+        }
+        ids.push((Arc::downgrade(driver), 1));
+        0
     }
 
     pub(crate) fn client_connected(self: &Arc<Self>) -> ClientGuard {

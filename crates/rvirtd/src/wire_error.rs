@@ -73,6 +73,9 @@ pub fn unset() -> RemoteError {
 /// `Error::bare`), so that `str1`/`str2` match what libvirtd would send. Messages built some
 /// other way travel with `str1` = the message, as `RemoteError::from` does.
 pub fn from_driver(e: &rvirt::Error) -> RemoteError {
+    if let Some(r) = invalid_flags(e) {
+        return r;
+    }
     let fmt = detail_format(e.code);
     if let Some((prefix, suffix)) = fmt.split_once("%s") {
         if e.message.len() >= prefix.len() + suffix.len()
@@ -88,6 +91,37 @@ pub fn from_driver(e: &rvirt::Error) -> RemoteError {
         return RemoteError::new(e.code, e.domain, e.message.clone());
     }
     RemoteError::from(e)
+}
+
+/// libvirt's `virCheckFlags` failure (`virReportInvalidArg`): the message has no
+/// "invalid argument: " prefix, `str1` is the function, `str2` the argument name, and
+/// `int1`/`int2` are 0.
+fn invalid_flags(e: &rvirt::Error) -> Option<RemoteError> {
+    if e.code != code::INVALID_ARG {
+        return None;
+    }
+    let func = e
+        .message
+        .strip_prefix("unsupported flags (0x")
+        .and_then(|r| r.split_once(") in function "))
+        .filter(|(hex, _)| hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(|(_, f)| f)
+        .or_else(|| {
+            e.message
+                .strip_prefix("unsupported use of long flags in function ")
+        })?;
+    if func.is_empty() || func.contains(' ') {
+        return None;
+    }
+    Some(RemoteError {
+        code: e.code,
+        domain: e.domain,
+        message: Some(e.message.clone()),
+        level: ERROR_LEVEL_ERROR,
+        str1: Some(func.to_string()),
+        str2: Some("flags".into()),
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]
@@ -143,6 +177,17 @@ mod tests {
         let w = from_driver(&bare);
         assert_eq!(w.str1.as_deref(), Some("Domain not found"));
         assert_eq!(w.str2, None);
+
+        // virCheckFlags, as libvirtd sent it for virNetworkGetXMLDesc(flags=1).
+        let flags = rvirt::Error::raw(
+            code::INVALID_ARG,
+            domain::TEST,
+            "unsupported flags (0x1) in function testNetworkGetXMLDesc",
+        );
+        assert_eq!(
+            to_bytes(&from_driver(&flags)),
+            hex("000000080000000c0000000100000039756e737570706f7274656420666c61677320283078312920696e2066756e6374696f6e20746573744e6574776f726b476574584d4c4465736300000000000002000000000000000100000015746573744e6574776f726b476574584d4c446573630000000000000100000005666c61677300000000000000000000000000000000000000")
+        );
 
         let raw = rvirt::Error::raw(code::NO_DOMAIN, domain::TEST, "something else");
         assert_eq!(from_driver(&raw), RemoteError::from(&raw));
