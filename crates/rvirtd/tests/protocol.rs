@@ -427,9 +427,15 @@ fn admin_socket_basics() {
             .status(),
         0
     );
+    // The server list, as libvirtd names its servers.
+    let r = a.rpc(&frame(ADMIN, 1, 4, CALL, 4, 0, &hex("0000000100000000")));
     assert_eq!(
-        a.rpc(&frame(ADMIN, 1, 4, CALL, 4, 0, &[])).error_message(),
-        "unknown procedure: 4"
+        to_hex(r.payload()),
+        "00000002000000086c696276697274640000000561646d696e00000000000002"
+    );
+    assert_eq!(
+        a.rpc(&frame(ADMIN, 1, 6, CALL, 4, 0, &[])).error_message(),
+        "unknown procedure: 6"
     );
     // The REMOTE program is not served here.
     assert_eq!(

@@ -32,7 +32,8 @@ fn node_driver_ready() -> bool {
 
 /// Plays `file` against `d` and checks every reply and the events.
 fn replay(d: &Daemon, file: &str) {
-    let text = std::fs::read_to_string(format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = std::fs::read_to_string(format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
     let mut lines = text.lines().peekable();
     let mut c = match lines.peek() {
         Some(l) if l.starts_with("socket: ro") => d.ro(),
@@ -53,12 +54,18 @@ fn replay(d: &Daemon, file: &str) {
         } else if let Some(want) = line.strip_prefix("R ") {
             let (serial, what) = pending.take().expect("R without C");
             let reply = loop {
-                let p = c.recv().unwrap_or_else(|| panic!("{file}: {what}: connection closed"));
+                let p = c
+                    .recv()
+                    .unwrap_or_else(|| panic!("{file}: {what}: connection closed"));
                 if p.type_() == MESSAGE {
                     got_events.push(to_hex(&p.bytes));
                     continue;
                 }
-                assert_eq!(p.serial(), serial, "{file}: {what}: reply to the wrong call");
+                assert_eq!(
+                    p.serial(),
+                    serial,
+                    "{file}: {what}: reply to the wrong call"
+                );
                 break p;
             };
             assert_eq!(to_hex(&reply.bytes), want, "{file}: {what}");
@@ -102,7 +109,11 @@ fn read_only_open_flag_on_the_read_write_socket() {
     }
     let d = Daemon::start("");
     let mut c = d.rw();
-    assert_eq!(c.rpc(&call(1, 1, &open_args(&format!("test://{NODE_PATH}"), 1))).status(), 0);
+    assert_eq!(
+        c.rpc(&call(1, 1, &open_args(&format!("test://{NODE_PATH}"), 1)))
+            .status(),
+        0
+    );
     let mut net = xstr("net1");
     net.extend(hex("004b22212d78c30f5aa5f03c87d21e69"));
     let r = c.rpc(&call(42, 2, &net));
