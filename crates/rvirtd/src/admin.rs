@@ -44,17 +44,18 @@ xdr_struct! {
     struct LookupServerArgs { name: String, flags: u32 }
 }
 
-fn decode<T: Xdr>(payload: &[u8]) -> Result<T, RemoteError> {
-    T::decode(&mut Decoder::new(payload)).map_err(|_| rpc("Unable to decode message payload"))
+fn decode<T: Xdr>(payload: &[u8]) -> Result<T, Box<RemoteError>> {
+    T::decode(&mut Decoder::new(payload))
+        .map_err(|_| Box::new(rpc("Unable to decode message payload")))
 }
 
 /// virCheckFlags(0) in `function`: virReportInvalidArg's shape (no message prefix, `str1` the
 /// function, `str2` the argument, `int1`/`int2` 0).
-fn check_no_flags(flags: u32, function: &str) -> Result<(), RemoteError> {
+fn check_no_flags(flags: u32, function: &str) -> Result<(), Box<RemoteError>> {
     if flags == 0 {
         return Ok(());
     }
-    Err(RemoteError {
+    Err(Box::new(RemoteError {
         code: code::INVALID_ARG,
         domain: domain::ADMIN,
         message: Some(format!(
@@ -64,10 +65,10 @@ fn check_no_flags(flags: u32, function: &str) -> Result<(), RemoteError> {
         str1: Some(function.into()),
         str2: Some("flags".into()),
         ..Default::default()
-    })
+    }))
 }
 
-fn answer(proc_: i32, payload: &[u8]) -> Result<Outcome, RemoteError> {
+fn answer(proc_: i32, payload: &[u8]) -> Result<Outcome, Box<RemoteError>> {
     Ok(match proc_ {
         CONNECT_OPEN => {
             let a: FlagsArgs = decode(payload)?;
@@ -103,21 +104,21 @@ fn answer(proc_: i32, payload: &[u8]) -> Result<Outcome, RemoteError> {
             // libvirt accepts any flags here (virCheckFlags(flags, …)).
             let a: LookupServerArgs = decode(payload)?;
             if !SERVERS.contains(&a.name.as_str()) {
-                return Err(report(
+                return Err(Box::new(report(
                     code::NO_SERVER,
                     domain::RPC,
                     &format!("No server named '{}'", a.name),
-                ));
+                )));
             }
             Outcome::ok(&Server { name: a.name })
         }
-        _ => return Err(rpc(&format!("unknown procedure: {proc_}"))),
+        _ => return Err(Box::new(rpc(&format!("unknown procedure: {proc_}")))),
     })
 }
 
 /// Runs one call of the ADMIN program.
 pub(crate) fn call(_client: &Client, proc_: i32, payload: &[u8]) -> Outcome {
-    answer(proc_, payload).unwrap_or_else(Outcome::err)
+    answer(proc_, payload).unwrap_or_else(|e| Outcome::err(*e))
 }
 
 #[cfg(test)]
@@ -154,11 +155,11 @@ mod tests {
             hex("0000000000000002")
         );
         assert_eq!(
-            rvirt_proto::xdr::to_bytes(&answer(CONNECT_LIST_SERVERS, &hex("0000000100000001")).err().unwrap()),
+            rvirt_proto::xdr::to_bytes(answer(CONNECT_LIST_SERVERS, &hex("0000000100000001")).err().unwrap().as_ref()),
             hex("00000008 0000003e 00000001 0000003b 756e737570706f7274656420666c61677320283078312920696e2066756e6374696f6e2061646d696e436f6e6e6563744c697374536572766572730000000002000000000000000100000017 61646d696e436f6e6e6563744c69737453657276657273000000000100000005666c61677300000000000000000000000000000000000000".replace(' ', "").as_str())
         );
         assert_eq!(
-            rvirt_proto::xdr::to_bytes(&answer(CONNECT_LOOKUP_SERVER, &hex("000000066e6f7375636800000000000000")[..16]).err().unwrap()),
+            rvirt_proto::xdr::to_bytes(answer(CONNECT_LOOKUP_SERVER, &hex("000000066e6f7375636800000000000000")[..16]).err().unwrap().as_ref()),
             hex("0000005f00000007000000010000002a536572766572206e6f7420666f756e643a204e6f20736572766572206e616d656420276e6f7375636827000000000002000000000000000100000014536572766572206e6f7420666f756e643a20257300000001000000184e6f20736572766572206e616d656420276e6f737563682700000000ffffffffffffffff00000000")
         );
         assert_eq!(
