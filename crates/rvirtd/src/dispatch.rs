@@ -290,9 +290,8 @@ async fn driver_call(
         DOMAIN_IS_UPDATED [Hypervisor] |d, a: DomainArgs| IntRet { value: d.domain_is_updated(&a.dom).await?.into() };
         DOMAIN_HAS_MANAGED_SAVE_IMAGE [Hypervisor] |d, a: DomainFlagsArgs| IntRet { value: d.domain_has_managed_save_image(&a.dom, a.flags).await?.into() };
         DOMAIN_GET_SECURITY_LABEL [Hypervisor] |d, a: DomainArgs| {
-            // The driver interface has only the list form; the single call reports the first.
-            let first = d.domain_get_security_label_list(&a.dom).await?.into_iter().next().unwrap_or_default();
-            SecurityLabel { label: c_chars(&first.label, SECURITY_LABEL_MAX), enforcing: first.enforcing.into() }
+            let l = d.domain_get_security_label(&a.dom).await?;
+            SecurityLabel { label: c_chars(&l.label, SECURITY_LABEL_MAX), enforcing: l.enforcing.into() }
         };
         DOMAIN_GET_SECURITY_LABEL_LIST [Hypervisor] |d, a: DomainArgs| {
             // libvirtd quirk: a failure is not reported; the reply says ret = -1 with no labels.
