@@ -231,9 +231,6 @@ fn is_barrier(kind: SocketKind, h: &Header) -> bool {
                         | p::AUTH_SASL_START
                         | p::AUTH_SASL_STEP
                         | p::AUTH_POLKIT
-                        | p::CONNECT_SUPPORTS_FEATURE
-                        | p::CONNECT_REGISTER_CLOSE_CALLBACK
-                        | p::CONNECT_UNREGISTER_CLOSE_CALLBACK
                         | p::CONNECT_DOMAIN_EVENT_REGISTER
                         | p::CONNECT_DOMAIN_EVENT_DEREGISTER
                         | p::CONNECT_DOMAIN_EVENT_REGISTER_ANY
@@ -443,9 +440,13 @@ pub(crate) async fn serve(
         }
         client.in_flight.send_modify(|n| *n += 1);
         if is_barrier(kind, &h) {
-            let rest = match requests.clone().acquire_many_owned(max as u32 - 1).await {
-                Ok(p) => p,
-                Err(_) => break,
+            let rest = tokio::select! {
+                p = requests.clone().acquire_many_owned(max as u32 - 1) => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = client.closing() => break,
+                _ = shutdown.wait_for(|s| *s) => break,
             };
             handle_call(client.clone(), h, packet.payload).await;
             drop((rest, permit));

@@ -4,9 +4,9 @@
 //!
 //! The lock lives on the file's inode, so the file is never replaced by rename (that would drop
 //! the lock's meaning). Instead: open, lock, check that the path still names the locked inode
-//! (another daemon may have removed it meanwhile), then write the pid with a single `pwrite` of
-//! the whole content and truncate to its length — readers see either the old or the new pid,
-//! never an empty file.
+//! (another daemon may have removed it meanwhile), then write `PID\n` with a single `pwrite` at
+//! offset 0 and cut the file to that length. A stale file taken over is never seen empty, and
+//! its first line is always a whole pid (the old one before the write, the new one after).
 
 use std::fs::{File, OpenOptions};
 use std::io;
