@@ -417,7 +417,12 @@ async fn connection_call(
             // VIR_CONNECT_RO; a read-only socket forces it.
             let read_only = a.flags & 1 != 0 || client.kind == SocketKind::ReadOnly;
             let name = a.name.unwrap_or_default();
-            let drv = crate::drivers::open(&name, client.shared.mode)?;
+            // Opening may read files (a test node file, a driver's state): keep it off the
+            // async workers so a slow disk, or a FIFO, stalls only this connection.
+            let mode = client.shared.mode;
+            let drv = tokio::task::spawn_blocking(move || crate::drivers::open(&name, mode))
+                .await
+                .map_err(|e| internal(&format!("opening the driver failed: {e}")))??;
             let mut s = client.session();
             s.driver = Some(drv);
             s.read_only = read_only;
