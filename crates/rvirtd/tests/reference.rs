@@ -134,14 +134,20 @@ fn a_stuck_call_does_not_stall_other_clients() {
         return;
     }
     let d = Daemon::start("");
-    let fifo = d.path("node.fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut stuck: Vec<Client> = (0..6)
-        .map(|i| {
+    let fifos: Vec<_> = (0..6).map(|i| d.path(&format!("node{i}.fifo"))).collect();
+    let mut stuck: Vec<Client> = fifos
+        .iter()
+        .enumerate()
+        .map(|(i, fifo)| {
+            let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+            // SAFETY: mkfifo with a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
             let mut s = d.rw();
-            s.send(&call(1, i, &open_args(&format!("test://{}", fifo.display()), 0)));
+            s.send(&call(
+                1,
+                i as u32,
+                &open_args(&format!("test://{}", fifo.display()), 0),
+            ));
             s
         })
         .collect();
@@ -149,14 +155,19 @@ fn a_stuck_call_does_not_stall_other_clients() {
     let t0 = Instant::now();
     let mut other = d.rw();
     assert_eq!(other.rpc(&call(66, 1, &[])).status(), 0);
-    assert_eq!(other.rpc(&call(1, 2, &open_args(&format!("test://{NODE_PATH}"), 0))).status(), 0);
+    assert_eq!(
+        other
+            .rpc(&call(1, 2, &open_args(&format!("test://{NODE_PATH}"), 0)))
+            .status(),
+        0
+    );
     assert_eq!(other.rpc(&call(46, 3, &xstr("net1"))).status(), 0);
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     // The stuck ones are still waiting, then all finish once the file has content.
     assert!(stuck[0].silent_for(Duration::from_millis(100)));
     let node = include_str!("data/node.xml");
-    for _ in 0..stuck.len() {
-        std::fs::write(&fifo, node).unwrap();
+    for fifo in &fifos {
+        std::fs::write(fifo, node).unwrap();
     }
     for s in &mut stuck {
         assert_eq!(s.recv().unwrap().status(), 0);
