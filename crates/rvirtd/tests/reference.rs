@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 const NODE_PATH: &str = "/tmp/rvirtd-test-node.xml";
 
 fn install_node_file() {
-    let tmp = format!("{NODE_PATH}.{}", std::process::id());
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tmp = format!("{NODE_PATH}.{}.{n}", std::process::id());
     std::fs::write(&tmp, include_str!("data/node.xml")).unwrap();
     std::fs::rename(&tmp, NODE_PATH).unwrap();
 }
