@@ -335,12 +335,8 @@ fn parse_node(state: &mut State, root: Node, node_file: Option<&Path>) -> Result
 }
 
 /// Loads one node-file domain into the domain half of the driver.
-fn load_domain(_state: &mut State, _xml: &str) -> Result<()> {
-    // The domain half (`test_driver::domain::load`) is being written separately; until it lands
-    // a node document with domains cannot be loaded.
-    Err(Error::no_support(
-        "test driver domains (test_driver::domain::load is not available yet)",
-    ))
+fn load_domain(state: &mut State, xml: &str) -> Result<()> {
+    super::domain::load(state, xml)
 }
 
 /// `testConnectAuthenticate`: username first, then (unless the user exists without a
