@@ -20,6 +20,11 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
         devices::video_post_parse(&mut v, def);
         def.devices.videos[i] = v;
     }
+    for r in &mut def.devices.rngs {
+        if let devices::RngBackend::Random(f @ None) = &mut r.backend {
+            *f = Some("/dev/random".into());
+        }
+    }
     for list in [
         &mut def.devices.serials,
         &mut def.devices.parallels,

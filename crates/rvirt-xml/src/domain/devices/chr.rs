@@ -152,7 +152,7 @@ pub struct ChrSource {
 }
 
 impl ChrSource {
-    fn new(type_: ChrSourceType) -> Self {
+    pub(super) fn new(type_: ChrSourceType) -> Self {
         Self {
             type_,
             path: None,
@@ -213,7 +213,7 @@ impl Chr {
     }
 }
 
-fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
+pub(super) fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
     let sources: Vec<Node> = children(n, "source").collect();
     if !sources.is_empty() {
         if sources.len() > 1 && src.type_ != ChrSourceType::Udp {
@@ -422,7 +422,7 @@ pub(crate) fn post_parse(list: &mut [Chr], i: usize) {
     }
 }
 
-fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
+pub(super) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
     use ChrSourceType as S;
     match s.type_ {
         S::Null | S::Vc | S::Stdio | S::Spicevmc | S::Pty => {}

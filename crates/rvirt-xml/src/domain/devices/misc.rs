@@ -325,3 +325,129 @@ pub(super) fn format_vsock(b: &mut Buf, v: &Vsock) {
     k.element("driver", da, Buf::new());
     b.element("vsock", attrs, k);
 }
+
+xml_enum! {
+    /// `virDomainRNGModel`.
+    pub enum RngModel {
+        Virtio = "virtio", VirtioTransitional = "virtio-transitional",
+        VirtioNonTransitional = "virtio-non-transitional",
+    }
+}
+
+/// Where an `<rng>` device gets its entropy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RngBackend {
+    /// `model='random'`: a host device (default `/dev/random`).
+    Random(Option<String>),
+    /// `model='egd'`: an EGD daemon reached through a character device.
+    Egd(super::ChrSource),
+    /// `model='builtin'`.
+    Builtin,
+}
+
+/// An `<rng>` device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rng {
+    /// `model=`.
+    pub model: RngModel,
+    /// `<rate bytes>` (0: unset).
+    pub rate: u32,
+    /// `<rate period>` (0: unset).
+    pub period: u32,
+    /// `<backend>`.
+    pub backend: RngBackend,
+    /// `<driver>` virtio options.
+    pub virtio: super::VirtioOptions,
+    /// Address and alias.
+    pub info: DeviceInfo,
+}
+
+pub(super) fn parse_rng(n: Node) -> Result<Rng> {
+    use super::super::xml::{xml_error, xpath_uint};
+    let Some(m) = prop(&n, "model") else {
+        return Err(xml_error("missing RNG device model"));
+    };
+    let model =
+        RngModel::parse(&m).ok_or_else(|| unsupported(format!("unknown RNG model '{m}'")))?;
+    let rate = xpath_uint(n, "rate", Some("bytes"))
+        .map_err(|()| xml_error("invalid RNG rate bytes value"))?
+        .unwrap_or(0);
+    let period = if rate > 0 {
+        xpath_uint(n, "rate", Some("period"))
+            .map_err(|()| xml_error("invalid RNG rate period value"))?
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let backends: Vec<Node> = children(n, "backend").collect();
+    if backends.len() != 1 {
+        return Err(xml_error("only one RNG backend is supported"));
+    }
+    let be = backends[0];
+    let Some(bm) = prop(&be, "model") else {
+        return Err(xml_error("missing RNG device backend model"));
+    };
+    let backend = match bm.as_str() {
+        "random" => RngBackend::Random(super::super::xml::xstring(n, "backend")),
+        "egd" => {
+            let Some(t) = prop(&be, "type") else {
+                return Err(xml_error("missing EGD backend type"));
+            };
+            let st = super::ChrSourceType::parse(&t)
+                .ok_or_else(|| unsupported(format!("unknown backend type '{t}' for egd")))?;
+            let mut src = super::ChrSource::new(st);
+            super::chr::parse_source(be, &mut src)?;
+            RngBackend::Egd(src)
+        }
+        "builtin" => RngBackend::Builtin,
+        other => return Err(unsupported(format!("unknown RNG backend model '{other}'"))),
+    };
+    let info = parse_info(n, false)?;
+    let virtio = match super::super::xml::child(n, "driver") {
+        Some(d) => super::VirtioOptions::parse(&d)?,
+        None => super::VirtioOptions::default(),
+    };
+    Ok(Rng {
+        model,
+        rate,
+        period,
+        backend,
+        virtio,
+        info,
+    })
+}
+
+pub(super) fn format_rng(b: &mut Buf, r: &Rng, opts: crate::domain::FormatOpts) {
+    b.add(&format!("<rng model='{}'>\n", r.model.as_str()));
+    b.adjust(2);
+    if r.rate != 0 {
+        b.add(&format!("<rate bytes='{}'", r.rate));
+        if r.period != 0 {
+            b.add(&format!(" period='{}'", r.period));
+        }
+        b.add("/>\n");
+    }
+    match &r.backend {
+        RngBackend::Random(f) => {
+            b.add("<backend model='random'");
+            b.esc(">%s</backend>\n", f.as_deref());
+        }
+        RngBackend::Egd(src) => {
+            b.add(&format!(
+                "<backend model='egd' type='{}'>\n",
+                src.type_.as_str()
+            ));
+            b.adjust(2);
+            super::chr::format_source(b, src, opts);
+            b.adjust(-2);
+            b.add("</backend>\n");
+        }
+        RngBackend::Builtin => b.add("<backend model='builtin'/>\n"),
+    }
+    let mut da = Buf::new();
+    r.virtio.format(&mut da);
+    b.element("driver", da, Buf::new());
+    format_info(b, &r.info, false);
+    b.adjust(-2);
+    b.add("</rng>\n");
+}

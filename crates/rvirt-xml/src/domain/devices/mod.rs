@@ -25,8 +25,8 @@ pub use graphics::{Graphics, GraphicsListen, GraphicsType};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
 pub use misc::{
-    Hub, Iommu, IommuModel, Panic, PanicModel, Sound, SoundCodec, SoundModel, Vsock, VsockModel,
-    Watchdog, WatchdogAction, WatchdogModel,
+    Hub, Iommu, IommuModel, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
+    SoundModel, Vsock, VsockModel, Watchdog, WatchdogAction, WatchdogModel,
 };
 pub use net::{Mac, Net, NetSource, NetType};
 pub use video::{Video, VideoType};
@@ -204,6 +204,8 @@ pub struct Devices {
     pub watchdog: Option<Watchdog>,
     /// `<memballoon>`.
     pub memballoon: Option<Memballoon>,
+    /// `<rng>`s.
+    pub rngs: Vec<Rng>,
     /// `<panic>`s.
     pub panics: Vec<Panic>,
     /// `<iommu>`.
@@ -218,7 +220,6 @@ const NOT_MODELLED: &[&str] = &[
     "filesystem",
     "smartcard",
     "hostdev",
-    "rng",
     "tpm",
     "nvram",
     "redirdev",
@@ -310,6 +311,9 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     }
     if let Some(n) = balloons.first() {
         d.memballoon = Some(memballoon::parse(*n)?);
+    }
+    for n in select(root, "devices/rng") {
+        d.rngs.push(misc::parse_rng(n)?);
     }
     for n in select(root, "devices/hub") {
         let h = misc::parse_hub(n)?;
@@ -410,6 +414,9 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     }
     if let Some(m) = &d.memballoon {
         memballoon::format(b, m, opts);
+    }
+    for r in &d.rngs {
+        misc::format_rng(b, r, opts);
     }
     for p in &d.panics {
         misc::format_panic(b, p);

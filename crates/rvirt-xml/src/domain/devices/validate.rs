@@ -56,6 +56,12 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     if let Some(m) = &d.memballoon {
         info(&m.info)?;
     }
+    for r in &d.rngs {
+        info(&r.info)?;
+        if let super::RngBackend::Egd(src) = &r.backend {
+            chr_source(src, None)?;
+        }
+    }
     for x in &d.hubs {
         info(&x.info)?;
     }
@@ -110,9 +116,12 @@ fn info(i: &DeviceInfo) -> Result<()> {
     Ok(())
 }
 
-/// `virDomainChrSourceDefValidate`.
 fn chr(c: &Chr) -> Result<()> {
-    let s = &c.source;
+    chr_source(&c.source, Some(c))
+}
+
+/// `virDomainChrSourceDefValidate`.
+fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
     let missing_path = || internal("Missing source path attribute for char device");
     match s.type_ {
         ChrSourceType::File | ChrSourceType::Dev | ChrSourceType::Pipe if s.path.is_none() => {
@@ -130,8 +139,10 @@ fn chr(c: &Chr) -> Result<()> {
             return Err(internal("Missing source service attribute for char device"))
         }
         ChrSourceType::Unix => {
-            let auto = c.device == ChrDeviceType::Channel
-                && matches!(c.target_type, ChrTargetType::Xen | ChrTargetType::Virtio);
+            let auto = c.is_some_and(|c| {
+                c.device == ChrDeviceType::Channel
+                    && matches!(c.target_type, ChrTargetType::Xen | ChrTargetType::Virtio)
+            });
             if s.path.is_none() && !auto {
                 return Err(missing_path());
             }
