@@ -275,7 +275,6 @@ fn lifecycle(drv: &TestDriver, dom: DomainRef, event: i32, detail: i32) {
 /// (`testParseDomains`): running with a fresh id unless the `test:runstate` says shut off,
 /// persistent unless `test:transient`, reason always "unknown".
 // Called by host.rs's node-file loader.
-#[allow(dead_code)]
 pub(super) fn load(state: &mut State, xml: &str) -> Result<()> {
     let def = parse_def(xml)?;
     let ns = def.test_ns;
