@@ -42,7 +42,7 @@ fn field(b: &[u8], i: usize) -> u32 {
 const NOT_YET: &[u32] = &[
     // DOMAIN_GET_MESSAGES (virsh dominfo)
     426,
-    // DOMAIN_HAS_CURRENT_SNAPSHOT (virsh undefine)
+    // DOMAIN_SNAPSHOT_NUM (virsh undefine)
     187,
 ];
 
