@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod capabilities;
+pub mod conf;
 pub mod domain;
 mod error;
 pub mod network;
