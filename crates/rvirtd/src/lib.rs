@@ -24,7 +24,6 @@ pub mod listen;
 pub mod paths;
 pub mod pidfile;
 mod readonly;
-mod readonly_table;
 pub mod server;
 mod wire_error;
 
