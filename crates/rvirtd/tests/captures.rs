@@ -41,8 +41,7 @@ fn field(b: &[u8], i: usize) -> u32 {
 /// be the "unknown procedure" error clients treat as "not supported".
 const NOT_YET: &[u32] = &[
     // DOMAIN_GET_MESSAGES (virsh dominfo)
-    426,
-    // DOMAIN_SNAPSHOT_NUM (virsh undefine)
+    426, // DOMAIN_SNAPSHOT_NUM (virsh undefine)
     187,
 ];
 
