@@ -7,6 +7,8 @@ need=()
 command -v virsh >/dev/null || need+=(libvirt-clients)
 command -v libvirtd >/dev/null || need+=(libvirt-daemon)
 /usr/bin/python3 -c 'import libvirt' 2>/dev/null || need+=(python3-libvirt)
+# rvirt-storage's tests make their images with the real qemu-img.
+command -v qemu-img >/dev/null || need+=(qemu-utils)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q

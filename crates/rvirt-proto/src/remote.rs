@@ -509,6 +509,12 @@ xdr_struct! {
     pub struct PoolEventRefreshMsg { pub callback_id: i32, pub pool: NonnullStoragePool }
 }
 
+xdr_struct! {
+    /// `{remote_nonnull_string xml}` (`remote_domain_define_xml_args`,
+    /// `remote_network_create_xml_args`, `remote_network_define_xml_args`, …).
+    pub struct XmlArgs { pub xml: String }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,18 @@ pub enum XmlError {
     /// An argument outside its range: `VIR_ERR_INVALID_ARG`.
     #[error("{0}")]
     InvalidArg(String),
+    /// Any error exactly as libvirt reports it: its number, its domain (the subsystem that raised
+    /// it, e.g. `VIR_FROM_NETWORK` for network_conf.c, `VIR_FROM_XML` for virxml.c) and its
+    /// detail (`None` for libvirt's bare message, as `virReportError(code, NULL)`).
+    #[error("{}", format_message(*.code, .detail.as_deref()))]
+    Libvirt {
+        /// `virErrorNumber`.
+        code: i32,
+        /// `virErrorDomain`.
+        domain: i32,
+        /// The detail that the code's format wraps.
+        detail: Option<String>,
+    },
 }
 
 impl XmlError {
@@ -28,6 +40,7 @@ impl XmlError {
             Self::Invalid(_) => code::XML_ERROR,
             Self::Unsupported(_) => code::CONFIG_UNSUPPORTED,
             Self::InvalidArg(_) => code::INVALID_ARG,
+            Self::Libvirt { code, .. } => *code,
         }
     }
 
@@ -35,6 +48,7 @@ impl XmlError {
     pub fn domain(&self) -> i32 {
         match self {
             Self::Malformed(_) => domain::XML,
+            Self::Libvirt { domain, .. } => *domain,
             _ => domain::DOMAIN,
         }
     }
@@ -43,6 +57,7 @@ impl XmlError {
     pub fn message(&self) -> String {
         let detail = match self {
             Self::Malformed(d) | Self::Invalid(d) | Self::Unsupported(d) | Self::InvalidArg(d) => d,
+            Self::Libvirt { code, detail, .. } => return format_message(*code, detail.as_deref()),
         };
         format_message(self.code(), Some(detail))
     }

@@ -39,6 +39,16 @@ macro_rules! check_rw {
             return Err(Error::read_only($dom, $api));
         }
     };
+    // libvirt has a flag-less entry point beside the Flags one; C clients such as virsh call the
+    // flag-less one when they pass no flags, so the error names that one then.
+    ($self:expr, $dom:expr, $flags:expr, $plain:literal, $api:literal) => {
+        if $self.inner.read_only {
+            return Err(Error::read_only(
+                $dom,
+                if $flags == 0 { $plain } else { $api },
+            ));
+        }
+    };
 }
 
 impl Connect {
@@ -179,7 +189,13 @@ impl Connect {
     }
     /// `virDomainDefineXMLFlags`.
     pub async fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        check_rw!(self, errdom::DOM, "virDomainDefineXMLFlags");
+        check_rw!(
+            self,
+            errdom::DOM,
+            flags,
+            "virDomainDefineXML",
+            "virDomainDefineXMLFlags"
+        );
         Ok(self.dom(self.inner.driver.domain_define_xml(xml, flags).await?))
     }
     /// `virDomainCreateXML`.
@@ -212,12 +228,24 @@ impl Connect {
     }
     /// `virNetworkDefineXMLFlags`.
     pub async fn network_define_xml(&self, xml: &str, flags: u32) -> Result<Network> {
-        check_rw!(self, errdom::NETWORK, "virNetworkDefineXMLFlags");
+        check_rw!(
+            self,
+            errdom::NETWORK,
+            flags,
+            "virNetworkDefineXML",
+            "virNetworkDefineXMLFlags"
+        );
         Ok(self.net(self.inner.driver.network_define_xml(xml, flags).await?))
     }
     /// `virNetworkCreateXMLFlags`.
     pub async fn network_create_xml(&self, xml: &str, flags: u32) -> Result<Network> {
-        check_rw!(self, errdom::NETWORK, "virNetworkCreateXMLFlags");
+        check_rw!(
+            self,
+            errdom::NETWORK,
+            flags,
+            "virNetworkCreateXML",
+            "virNetworkCreateXMLFlags"
+        );
         Ok(self.net(self.inner.driver.network_create_xml(xml, flags).await?))
     }
 
@@ -319,7 +347,13 @@ impl Domain {
 
     /// `virDomainCreateWithFlags`; refreshes the handle's id.
     pub async fn create(&mut self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainCreateWithFlags");
+        check_rw!(
+            self.conn,
+            errdom::DOM,
+            flags,
+            "virDomainCreate",
+            "virDomainCreateWithFlags"
+        );
         self.r = self.d().domain_create(&self.r, flags).await?;
         Ok(())
     }
@@ -330,12 +364,24 @@ impl Domain {
     }
     /// `virDomainDestroyFlags`.
     pub async fn destroy(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainDestroyFlags");
+        check_rw!(
+            self.conn,
+            errdom::DOM,
+            flags,
+            "virDomainDestroy",
+            "virDomainDestroyFlags"
+        );
         self.d().domain_destroy(&self.r, flags).await
     }
     /// `virDomainShutdownFlags`.
     pub async fn shutdown(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainShutdownFlags");
+        check_rw!(
+            self.conn,
+            errdom::DOM,
+            flags,
+            "virDomainShutdown",
+            "virDomainShutdownFlags"
+        );
         self.d().domain_shutdown(&self.r, flags).await
     }
     /// `virDomainReboot`.
@@ -413,6 +459,10 @@ impl Domain {
     /// `virDomainHasManagedSaveImage`.
     pub async fn has_managed_save_image(&self, flags: u32) -> Result<bool> {
         self.d().domain_has_managed_save_image(&self.r, flags).await
+    }
+    /// `virDomainGetSecurityLabel`.
+    pub async fn security_label(&self) -> Result<SecurityLabel> {
+        self.d().domain_get_security_label(&self.r).await
     }
     /// `virDomainGetSecurityLabelList`.
     pub async fn security_labels(&self) -> Result<Vec<SecurityLabel>> {

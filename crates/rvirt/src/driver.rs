@@ -210,6 +210,10 @@ pub trait Driver: Send + Sync {
     async fn domain_has_managed_save_image(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         unsupported!("virDomainHasManagedSaveImage")
     }
+    /// `virDomainGetSecurityLabel`: the domain's (first) security label.
+    async fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
+        unsupported!("virDomainGetSecurityLabel")
+    }
     /// `virDomainGetSecurityLabelList`.
     async fn domain_get_security_label_list(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
         unsupported!("virDomainGetSecurityLabelList")

@@ -219,6 +219,9 @@ impl Driver for TestDriver {
     async fn domain_has_managed_save_image(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         domain::domain_has_managed_save_image(self, dom, flags)
     }
+    async fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
+        domain::domain_get_security_label(self, dom)
+    }
     async fn domain_get_security_label_list(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
         domain::domain_get_security_label_list(self, dom)
     }

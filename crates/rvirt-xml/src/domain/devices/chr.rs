@@ -1,0 +1,534 @@
+//! Character devices: `<serial>`, `<console>`, `<parallel>`, `<channel>`
+//! (`virDomainChrDefParseXML`, `virDomainChrDefFormat`, `virDomainChrDefPostParse`).
+
+use super::super::buf::Buf;
+use super::super::xml::{
+    children, not_modelled, prop, prop_on_off, prop_yes_no, str_to_ui, unsupported, xattr,
+    xml_enum, xml_error, Node, Result, XmlEnum,
+};
+use super::{format_info, parse_info, DeviceInfo};
+use crate::domain::FormatOpts;
+
+xml_enum! {
+    /// `virDomainChrDeviceType`: which element.
+    pub enum ChrDeviceType {
+        Parallel = "parallel", Serial = "serial", Console = "console", Channel = "channel",
+    }
+}
+
+xml_enum! {
+    /// `virDomainChrType`: the host side.
+    pub enum ChrSourceType {
+        Null = "null", Vc = "vc", Pty = "pty", Dev = "dev", File = "file", Pipe = "pipe",
+        Stdio = "stdio", Udp = "udp", Tcp = "tcp", Unix = "unix", Spicevmc = "spicevmc",
+        Spiceport = "spiceport", Nmdm = "nmdm", QemuVdagent = "qemu-vdagent", Dbus = "dbus",
+    }
+}
+
+xml_enum! {
+    /// `virDomainChrTcpProtocol`.
+    pub enum TcpProtocol { Raw = "raw", Telnet = "telnet", Telnets = "telnets", Tls = "tls" }
+}
+
+/// The guest side of a character device (one list for all four device kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChrTargetType {
+    /// No type (`none`).
+    None,
+    /// Serial `isa-serial`.
+    IsaSerial,
+    /// Serial `usb-serial`.
+    UsbSerial,
+    /// Serial `pci-serial`.
+    PciSerial,
+    /// Serial `spapr-vio-serial`.
+    SpaprVioSerial,
+    /// Serial `system-serial`.
+    SystemSerial,
+    /// Serial `sclp-serial`.
+    SclpSerial,
+    /// Serial `isa-debug`.
+    IsaDebug,
+    /// Channel `guestfwd`.
+    Guestfwd,
+    /// Channel or console `virtio`.
+    Virtio,
+    /// Channel or console `xen`.
+    Xen,
+    /// Console `serial`.
+    Serial,
+    /// Console `uml`.
+    Uml,
+    /// Console `lxc`.
+    Lxc,
+    /// Console `openvz`.
+    Openvz,
+    /// Console `sclp`.
+    Sclp,
+    /// Console `sclplm`.
+    Sclplm,
+}
+
+use ChrTargetType as T;
+
+const SERIAL_TARGETS: &[(&str, ChrTargetType)] = &[
+    ("none", T::None),
+    ("isa-serial", T::IsaSerial),
+    ("usb-serial", T::UsbSerial),
+    ("pci-serial", T::PciSerial),
+    ("spapr-vio-serial", T::SpaprVioSerial),
+    ("system-serial", T::SystemSerial),
+    ("sclp-serial", T::SclpSerial),
+    ("isa-debug", T::IsaDebug),
+];
+const CHANNEL_TARGETS: &[(&str, ChrTargetType)] = &[
+    ("none", T::None),
+    ("guestfwd", T::Guestfwd),
+    ("virtio", T::Virtio),
+    ("xen", T::Xen),
+];
+const CONSOLE_TARGETS: &[(&str, ChrTargetType)] = &[
+    ("none", T::None),
+    ("serial", T::Serial),
+    ("xen", T::Xen),
+    ("uml", T::Uml),
+    ("virtio", T::Virtio),
+    ("lxc", T::Lxc),
+    ("openvz", T::Openvz),
+    ("sclp", T::Sclp),
+    ("sclplm", T::Sclplm),
+];
+const SERIAL_MODELS: &[&str] = &[
+    "none",
+    "isa-serial",
+    "usb-serial",
+    "pci-serial",
+    "spapr-vty",
+    "pl011",
+    "sclpconsole",
+    "sclplmconsole",
+    "16550a",
+    "isa-debugcon",
+];
+
+fn targets_for(d: ChrDeviceType) -> &'static [(&'static str, ChrTargetType)] {
+    match d {
+        ChrDeviceType::Serial => SERIAL_TARGETS,
+        ChrDeviceType::Channel => CHANNEL_TARGETS,
+        ChrDeviceType::Console => CONSOLE_TARGETS,
+        ChrDeviceType::Parallel => &[],
+    }
+}
+
+/// The host side (`virDomainChrSourceDef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChrSource {
+    /// `type=`.
+    pub type_: ChrSourceType,
+    /// `path=` (dev, file, pipe, unix).
+    pub path: Option<String>,
+    /// `append=` (file).
+    pub append: Option<bool>,
+    /// `mode='bind'` (tcp, unix; udp: the bind side).
+    pub listen: bool,
+    /// `host=` (tcp; udp connect side).
+    pub host: Option<String>,
+    /// `service=` (tcp; udp connect side).
+    pub service: Option<String>,
+    /// udp bind side `host=`.
+    pub bind_host: Option<String>,
+    /// udp bind side `service=`.
+    pub bind_service: Option<String>,
+    /// `tls=` (tcp).
+    pub tls: Option<bool>,
+    /// `<protocol type=…>` (tcp).
+    pub protocol: TcpProtocol,
+    /// `channel=` (spiceport).
+    pub channel: Option<String>,
+    /// `<log file=…>`.
+    pub logfile: Option<String>,
+    /// `<log append=…>`.
+    pub logappend: Option<bool>,
+}
+
+impl ChrSource {
+    pub(super) fn new(type_: ChrSourceType) -> Self {
+        Self {
+            type_,
+            path: None,
+            append: None,
+            listen: false,
+            host: None,
+            service: None,
+            bind_host: None,
+            bind_service: None,
+            tls: None,
+            protocol: TcpProtocol::Raw,
+            channel: None,
+            logfile: None,
+            logappend: None,
+        }
+    }
+}
+
+/// A character device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chr {
+    /// Which element.
+    pub device: ChrDeviceType,
+    /// Host side.
+    pub source: ChrSource,
+    /// `<target type=…>`.
+    pub target_type: ChrTargetType,
+    /// `<target><model name=…>` (serial).
+    pub target_model: Option<String>,
+    /// `<target port=…>` (serial, console, parallel); assigned when absent.
+    pub port: Option<i64>,
+    /// `<target name=…>` (virtio and xen channels).
+    pub target_name: Option<String>,
+    /// Address and alias.
+    pub info: DeviceInfo,
+}
+
+impl Chr {
+    /// A console that stands for the first serial port (`virDomainDefAddConsoleCompat`).
+    pub(crate) fn console_stub() -> Self {
+        Self {
+            device: ChrDeviceType::Console,
+            source: ChrSource::new(ChrSourceType::Null),
+            target_type: ChrTargetType::Serial,
+            target_model: None,
+            port: None,
+            target_name: None,
+            info: DeviceInfo::default(),
+        }
+    }
+
+    fn target_str(&self) -> &'static str {
+        targets_for(self.device)
+            .iter()
+            .find(|(_, t)| *t == self.target_type)
+            .map(|(s, _)| *s)
+            .unwrap_or("none")
+    }
+}
+
+pub(super) fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
+    let sources: Vec<Node> = children(n, "source").collect();
+    if !sources.is_empty() {
+        if sources.len() > 1 && src.type_ != ChrSourceType::Udp {
+            return Err(xml_error(
+                "only one source element is allowed for character device",
+            ));
+        }
+        if sources.len() > 2 {
+            return Err(xml_error(
+                "only two source elements are allowed for character device",
+            ));
+        }
+        let s = sources[0];
+        for c in s.children().filter(|c| c.is_element()) {
+            let name = c.tag_name().name();
+            if matches!(name, "seclabel" | "reconnect" | "clipboard" | "mouse") {
+                return Err(not_modelled(format!("<source><{name}>")));
+            }
+        }
+        let bind = |s: &Node| -> Result<bool> {
+            match prop(s, "mode").as_deref() {
+                None | Some("connect") => Ok(false),
+                Some("bind") => Ok(true),
+                Some(v) => Err(super::super::xml::xml_util_error(format!(
+                    "Invalid value for attribute 'mode' in element '{}': '{v}'.",
+                    s.tag_name().name()
+                ))),
+            }
+        };
+        match src.type_ {
+            ChrSourceType::File => {
+                src.path = prop(&s, "path");
+                src.append = prop_on_off(&s, "append")?;
+            }
+            // A pty's path is only read from live XML.
+            ChrSourceType::Pty => {}
+            ChrSourceType::Dev | ChrSourceType::Pipe => src.path = prop(&s, "path"),
+            ChrSourceType::Unix => {
+                src.listen = bind(&s)?;
+                src.path = prop(&s, "path");
+            }
+            ChrSourceType::Tcp => {
+                src.listen = bind(&s)?;
+                src.host = prop(&s, "host");
+                src.service = prop(&s, "service");
+                src.tls = prop_yes_no(&s, "tls")?;
+            }
+            ChrSourceType::Udp => {
+                for s in &sources {
+                    if bind(s)? {
+                        if src.bind_host.is_none() && src.bind_service.is_none() {
+                            src.bind_host = prop(s, "host");
+                            src.bind_service = prop(s, "service");
+                        }
+                    } else if src.host.is_none() && src.service.is_none() {
+                        src.host = prop(s, "host");
+                        src.service = prop(s, "service");
+                    }
+                }
+            }
+            ChrSourceType::Spiceport => src.channel = prop(&s, "channel"),
+            _ => {}
+        }
+    }
+    let logs: Vec<Node> = children(n, "log").collect();
+    if logs.len() > 1 {
+        return Err(xml_error(
+            "only one log element is allowed for character device",
+        ));
+    }
+    if let Some(l) = logs.first() {
+        src.logfile = prop(l, "file");
+        src.logappend = prop_on_off(l, "append")?;
+    }
+    let protocols: Vec<Node> = children(n, "protocol").collect();
+    if protocols.len() > 1 {
+        return Err(xml_error(
+            "only one protocol element is allowed for character device",
+        ));
+    }
+    if let (Some(p), ChrSourceType::Tcp) = (protocols.first(), src.type_) {
+        if let Some(t) = prop(p, "type") {
+            src.protocol = TcpProtocol::parse(&t)
+                .ok_or_else(|| unsupported(format!("Unknown protocol '{t}'")))?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn parse(n: Node) -> Result<Chr> {
+    let type_ = match prop(&n, "type") {
+        None => ChrSourceType::Pty,
+        Some(t) => ChrSourceType::parse(&t).ok_or_else(|| {
+            unsupported(format!(
+                "unknown type presented to host for character device: {t}"
+            ))
+        })?,
+    };
+    if matches!(
+        type_,
+        ChrSourceType::Nmdm | ChrSourceType::QemuVdagent | ChrSourceType::Dbus
+    ) {
+        return Err(not_modelled(format!(
+            "<{} type='{}'>",
+            n.tag_name().name(),
+            type_.as_str()
+        )));
+    }
+    let name = n.tag_name().name();
+    let device = ChrDeviceType::parse(name)
+        .ok_or_else(|| unsupported(format!("unknown character device type: {name}")))?;
+    let mut chr = Chr {
+        device,
+        source: ChrSource::new(type_),
+        target_type: ChrTargetType::None,
+        target_model: None,
+        port: None,
+        target_name: None,
+        info: DeviceInfo::default(),
+    };
+    match super::super::xml::child(n, "target") {
+        Some(t) => {
+            match prop(&t, "type") {
+                None => {
+                    if device == ChrDeviceType::Channel {
+                        return Err(xml_error(
+                            "target type must be specified for channel device",
+                        ));
+                    }
+                }
+                Some(tt) => {
+                    if device != ChrDeviceType::Parallel {
+                        chr.target_type = targets_for(device)
+                            .iter()
+                            .find(|(s, _)| *s == tt)
+                            .map(|(_, t)| *t)
+                            .ok_or_else(|| {
+                                unsupported(format!(
+                                    "unknown target type '{tt}' specified for character device"
+                                ))
+                            })?;
+                    }
+                }
+            }
+            let model = xattr(t, "model", "name");
+            if let (Some(m), ChrDeviceType::Serial) = (&model, device) {
+                if !SERIAL_MODELS.contains(&m.as_str()) {
+                    return Err(unsupported(format!(
+                        "unknown target model '{m}' specified for character device"
+                    )));
+                }
+                if m != "none" {
+                    chr.target_model = Some(m.clone());
+                }
+            }
+            if device == ChrDeviceType::Channel {
+                match chr.target_type {
+                    ChrTargetType::Guestfwd => {
+                        return Err(not_modelled("<channel><target type='guestfwd'>"));
+                    }
+                    ChrTargetType::Xen | ChrTargetType::Virtio => {
+                        chr.target_name = prop(&t, "name");
+                    }
+                    _ => {}
+                }
+            } else if let Some(p) = prop(&t, "port") {
+                let v = str_to_ui(&p, 10)
+                    .ok_or_else(|| xml_error(format!("Invalid port number: {p}")))?;
+                // libvirt stores the unsigned value in an int.
+                chr.port = Some(v as i32 as i64);
+            }
+        }
+        None => {
+            if device == ChrDeviceType::Channel {
+                return Err(xml_error(
+                    "target type must be specified for channel device",
+                ));
+            }
+        }
+    }
+    parse_source(n, &mut chr.source)?;
+    if type_ == ChrSourceType::Spicevmc && chr.target_type != ChrTargetType::Virtio {
+        return Err(unsupported("spicevmc device type only supports virtio"));
+    }
+    chr.info = parse_info(n, false)?;
+    if device == ChrDeviceType::Serial
+        && chr.target_type == ChrTargetType::UsbSerial
+        && !matches!(
+            chr.info.address_type(),
+            super::AddressType::None | super::AddressType::Usb
+        )
+    {
+        return Err(unsupported("usb-serial requires address of usb type"));
+    }
+    Ok(chr)
+}
+
+/// `virDomainChrDefPostParse` for `list[i]`: console target default and port numbering.
+pub(crate) fn post_parse(list: &mut [Chr], i: usize) {
+    if list[i].device == ChrDeviceType::Console && list[i].target_type == ChrTargetType::None {
+        list[i].target_type = ChrTargetType::Serial;
+    }
+    if list[i].port.is_none() && list[i].device != ChrDeviceType::Channel {
+        let max = list.iter().filter_map(|c| c.port).max().unwrap_or(-1);
+        list[i].port = Some(max + 1);
+    }
+}
+
+pub(super) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
+    use ChrSourceType as S;
+    match s.type_ {
+        S::Null | S::Vc | S::Stdio | S::Spicevmc | S::Pty => {}
+        S::Dev | S::File | S::Pipe => {
+            let mut a = Buf::new();
+            a.esc(" path='%s'", s.path.as_deref());
+            if s.type_ == S::File {
+                if let Some(ap) = s.append {
+                    a.add(&format!(" append='{}'", super::super::xml::on_off(ap)));
+                }
+            }
+            b.element("source", a, Buf::new());
+        }
+        S::Udp => {
+            if s.bind_service.is_some() || s.bind_host.is_some() {
+                b.add("<source mode='bind'");
+                b.esc(" host='%s'", s.bind_host.as_deref());
+                b.esc(" service='%s'", s.bind_service.as_deref());
+                b.add("/>\n");
+            }
+            if s.service.is_some() || s.host.is_some() {
+                b.add("<source mode='connect'");
+                b.esc(" host='%s'", s.host.as_deref());
+                b.esc(" service='%s'", s.service.as_deref());
+                b.add("/>\n");
+            }
+        }
+        S::Tcp => {
+            let mut a = Buf::new();
+            a.add(&format!(
+                " mode='{}' ",
+                if s.listen { "bind" } else { "connect" }
+            ));
+            a.esc("host='%s' ", s.host.as_deref());
+            a.esc("service='%s'", s.service.as_deref());
+            if let Some(t) = s.tls {
+                a.add(&format!(" tls='{}'", super::super::xml::yes_no(t)));
+            }
+            b.element("source", a, Buf::new());
+            b.add(&format!("<protocol type='{}'/>\n", s.protocol.as_str()));
+        }
+        S::Unix => {
+            if let Some(p) = &s.path {
+                let mut a = Buf::new();
+                a.add(&format!(
+                    " mode='{}'",
+                    if s.listen { "bind" } else { "connect" }
+                ));
+                a.esc(" path='%s'", Some(p));
+                b.element("source", a, Buf::new());
+            }
+        }
+        S::Spiceport => b.esc("<source channel='%s'/>\n", s.channel.as_deref()),
+        S::Nmdm | S::QemuVdagent | S::Dbus => {}
+    }
+    if let Some(l) = &s.logfile {
+        b.esc("<log file='%s'", Some(l));
+        if let Some(a) = s.logappend {
+            b.add(&format!(" append='{}'", super::super::xml::on_off(a)));
+        }
+        b.add("/>\n");
+    }
+}
+
+pub(super) fn format(b: &mut Buf, c: &Chr, opts: FormatOpts) {
+    let name = c.device.as_str();
+    b.add(&format!("<{name}"));
+    b.adjust(2);
+    b.add(&format!(" type='{}'", c.source.type_.as_str()));
+    b.add(">\n");
+    format_source(b, &c.source, opts);
+    let port = c.port.unwrap_or(-1);
+    match c.device {
+        ChrDeviceType::Channel => {
+            b.add(&format!("<target type='{}'", c.target_str()));
+            if matches!(c.target_type, ChrTargetType::Virtio | ChrTargetType::Xen) {
+                b.esc(" name='%s'", c.target_name.as_deref());
+            }
+            b.add("/>\n");
+        }
+        ChrDeviceType::Console => {
+            b.add(&format!(
+                "<target type='{}' port='{port}'/>\n",
+                c.target_str()
+            ));
+        }
+        ChrDeviceType::Serial => {
+            b.add("<target ");
+            if c.target_type != ChrTargetType::None {
+                b.add(&format!("type='{}' ", c.target_str()));
+            }
+            b.add(&format!("port='{port}'"));
+            match &c.target_model {
+                Some(m) => {
+                    b.add(">\n");
+                    b.adjust(2);
+                    b.add(&format!("<model name='{m}'/>\n"));
+                    b.adjust(-2);
+                    b.add("</target>\n");
+                }
+                None => b.add("/>\n"),
+            }
+        }
+        ChrDeviceType::Parallel => b.add(&format!("<target port='{port}'/>\n")),
+    }
+    format_info(b, &c.info, false);
+    b.adjust(-2);
+    b.add(&format!("</{name}>\n"));
+}

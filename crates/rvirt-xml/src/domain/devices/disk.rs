@@ -1,0 +1,888 @@
+//! `<disk>` (`virDomainDiskDefParseXML`, `virDomainDiskDefFormat`), its default bus and drive
+//! address (`virDomainDiskDefPostParse`, `virDomainDiskDefAssignAddress`) and its checks
+//! (`virDomainDiskDefValidate`).
+
+use super::super::buf::Buf;
+use super::super::xml::{
+    bare, child, first, internal, not_modelled, prop, prop_enum, prop_on_off, prop_uint,
+    prop_yes_no, report, unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
+};
+use super::{format_info, parse_info, Address, AddressType, DeviceInfo, VirtioOptions};
+use crate::domain::FormatOpts;
+use rvirt_proto::error::{code, domain};
+
+xml_enum! {
+    /// `virDomainDiskDevice`.
+    pub enum DiskDevice { Disk = "disk", Cdrom = "cdrom", Floppy = "floppy", Lun = "lun" }
+}
+
+xml_enum! {
+    /// `virDomainDiskBus`.
+    pub enum DiskBus {
+        None = "none", Ide = "ide", Fdc = "fdc", Scsi = "scsi", Virtio = "virtio", Xen = "xen",
+        Usb = "usb", Uml = "uml", Sata = "sata", Sd = "sd",
+    }
+}
+
+xml_enum! {
+    /// `virStorageType`.
+    pub enum StorageType {
+        None = "none", File = "file", Block = "block", Dir = "dir", Network = "network",
+        Volume = "volume", Nvme = "nvme", Vhostuser = "vhostuser",
+    }
+}
+
+xml_enum! {
+    /// `virStorageFileFormat`.
+    pub enum StorageFormat {
+        None = "none", Raw = "raw", Dir = "dir", Bochs = "bochs", Cloop = "cloop", Dmg = "dmg",
+        Iso = "iso", Vpc = "vpc", Vdi = "vdi", Fat = "fat", Vhd = "vhd", Ploop = "ploop",
+        Cow = "cow", Qcow = "qcow", Qcow2 = "qcow2", Qed = "qed", Vmdk = "vmdk",
+    }
+}
+
+xml_enum! {
+    /// `virDomainDiskCache`.
+    pub enum DiskCache {
+        Default = "default", None = "none", Writethrough = "writethrough",
+        Writeback = "writeback", Directsync = "directsync", Unsafe = "unsafe",
+    }
+}
+
+xml_enum! {
+    /// `virDomainDiskErrorPolicy`.
+    pub enum ErrorPolicy {
+        Default = "default", Stop = "stop", Report = "report", Ignore = "ignore",
+        Enospace = "enospace",
+    }
+}
+
+xml_enum! {
+    /// `virDomainDiskIo`.
+    pub enum DiskIo { Default = "default", Native = "native", Threads = "threads", IoUring = "io_uring" }
+}
+
+xml_enum! {
+    /// `virDomainDiskDiscard`.
+    pub enum DiskDiscard { Default = "default", Unmap = "unmap", Ignore = "ignore" }
+}
+
+xml_enum! {
+    /// `virDomainDiskDetectZeroes`.
+    pub enum DetectZeroes { Default = "default", Off = "off", On = "on", Unmap = "unmap" }
+}
+
+xml_enum! {
+    /// `virDomainDiskModel`.
+    pub enum DiskModel {
+        Default = "default", Virtio = "virtio", VirtioTransitional = "virtio-transitional",
+        VirtioNonTransitional = "virtio-non-transitional",
+    }
+}
+
+xml_enum! {
+    /// `virDomainStartupPolicy`.
+    pub enum StartupPolicy {
+        Default = "default", Mandatory = "mandatory", Requisite = "requisite",
+        Optional = "optional",
+    }
+}
+
+xml_enum! {
+    /// `virDomainDiskTray`.
+    pub enum Tray { Closed = "closed", Open = "open" }
+}
+
+xml_enum! {
+    /// `virDomainSnapshotLocation`.
+    pub enum SnapshotLocation {
+        Default = "default", No = "no", Internal = "internal", External = "external",
+        Manual = "manual",
+    }
+}
+
+xml_enum! {
+    /// `virDomainDeviceSGIO`.
+    pub enum Sgio { Default = "default", Filtered = "filtered", Unfiltered = "unfiltered" }
+}
+
+xml_enum! {
+    /// `virDomainDiskGeometryTrans`.
+    pub enum GeometryTrans { Default = "default", None = "none", Auto = "auto", Lba = "lba" }
+}
+
+/// A storage source (`virStorageSource`, local types only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskSource {
+    /// `type=` of the disk (or backing store).
+    pub type_: StorageType,
+    /// `file=`, `dev=` or `dir=`.
+    pub path: Option<String>,
+    /// `<driver type=…>` / `<format type=…>`.
+    pub format: Option<StorageFormat>,
+    /// `<driver><metadata_cache><max_size>` in bytes.
+    pub metadata_cache_max: Option<u64>,
+    /// `<backingStore>`: `Some(None)` for the `<backingStore/>` terminator.
+    pub backing: Option<Option<Box<DiskSource>>>,
+}
+
+/// `<driver>` of a disk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiskDriver {
+    /// `name=`.
+    pub name: Option<String>,
+    /// `cache=`.
+    pub cache: Option<DiskCache>,
+    /// `error_policy=`.
+    pub error_policy: Option<ErrorPolicy>,
+    /// `rerror_policy=`.
+    pub rerror_policy: Option<ErrorPolicy>,
+    /// `io=`.
+    pub io: Option<DiskIo>,
+    /// `ioeventfd=`.
+    pub ioeventfd: Option<bool>,
+    /// `event_idx=`.
+    pub event_idx: Option<bool>,
+    /// `copy_on_read=`.
+    pub copy_on_read: Option<bool>,
+    /// `discard=`.
+    pub discard: Option<DiskDiscard>,
+    /// `iothread=` (0: unset).
+    pub iothread: u32,
+    /// `detect_zeroes=`.
+    pub detect_zeroes: Option<DetectZeroes>,
+    /// `queues=` (0: unset).
+    pub queues: u32,
+    /// `queue_size=` (0: unset).
+    pub queue_size: u32,
+    /// Virtio options.
+    pub virtio: VirtioOptions,
+}
+
+/// A `<disk>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    /// `device=`.
+    pub device: DiskDevice,
+    /// Where the data lives.
+    pub source: DiskSource,
+    /// `<source startupPolicy=…>`.
+    pub startup_policy: Option<StartupPolicy>,
+    /// `model=`.
+    pub model: Option<DiskModel>,
+    /// `snapshot=`.
+    pub snapshot: Option<SnapshotLocation>,
+    /// `rawio=`.
+    pub rawio: Option<bool>,
+    /// `sgio=`.
+    pub sgio: Option<Sgio>,
+    /// `<driver>`.
+    pub driver: DiskDriver,
+    /// `<target dev=…>`.
+    pub target: Option<String>,
+    /// `<target bus=…>` (derived from the target name when absent).
+    pub bus: DiskBus,
+    /// `<target tray=…>`.
+    pub tray: Tray,
+    /// `<target removable=…>`.
+    pub removable: Option<bool>,
+    /// `<target rotation_rate=…>` (0: unset).
+    pub rotation_rate: u32,
+    /// `<geometry cyls heads secs trans>`.
+    pub geometry: (u32, u32, u32, GeometryTrans),
+    /// `<blockio logical_block_size physical_block_size>` (0: unset).
+    pub blockio: (u32, u32),
+    /// `<readonly/>`.
+    pub readonly: bool,
+    /// `<shareable/>`.
+    pub shareable: bool,
+    /// `<transient shareBacking=…/>`: `Some(share)` when present.
+    pub transient: Option<Option<bool>>,
+    /// `<serial>`.
+    pub serial: Option<String>,
+    /// `<wwn>`.
+    pub wwn: Option<String>,
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<product>`.
+    pub product: Option<String>,
+    /// `<backenddomain name=…>`.
+    pub backend_domain: Option<String>,
+    /// Address, alias, boot order.
+    pub info: DeviceInfo,
+}
+
+const NOT_MODELLED: &[&str] = &["iotune", "encryption", "auth"];
+const NOT_MODELLED_SOURCE: &[&str] = &[
+    "seclabel",
+    "reservations",
+    "slices",
+    "encryption",
+    "auth",
+    "host",
+    "cookies",
+    "ssl",
+    "config",
+    "snapshot",
+    "initiator",
+    "timeout",
+    "readahead",
+];
+
+fn parse_storage_type(n: &Node) -> Result<StorageType> {
+    let t: Option<StorageType> = prop_enum(n, "type", true)?;
+    match t {
+        None => Ok(StorageType::File),
+        Some(t @ (StorageType::File | StorageType::Block | StorageType::Dir)) => Ok(t),
+        Some(t) => Err(not_modelled(format!("<disk type='{}'>", t.as_str()))),
+    }
+}
+
+/// `virDomainStorageSourceParse` for local types: the path attribute of `<source>`.
+fn source_path(src: &Node, t: StorageType) -> Result<Option<String>> {
+    for c in src.children().filter(|c| c.is_element()) {
+        if NOT_MODELLED_SOURCE.contains(&c.tag_name().name()) {
+            return Err(not_modelled(format!("<source><{}>", c.tag_name().name())));
+        }
+    }
+    if src.attribute("fdgroup").is_some() {
+        return Err(not_modelled("<source fdgroup=…>"));
+    }
+    let attr = match t {
+        StorageType::Block => "dev",
+        StorageType::Dir => "dir",
+        _ => "file",
+    };
+    // A bogus empty path means "no source" (libvirt's compatibility rule).
+    Ok(prop(src, attr).filter(|p| !p.is_empty()))
+}
+
+fn parse_backing(n: Node) -> Result<Option<Option<Box<DiskSource>>>> {
+    let Some(bs) = child(n, "backingStore") else {
+        return Ok(None);
+    };
+    let Some(t) = prop(&bs, "type") else {
+        return Ok(Some(None));
+    };
+    let Some(fmt) = xattr(bs, "format", "type") else {
+        return Err(xml_error("missing disk backing store format"));
+    };
+    let Some(src) = child(bs, "source") else {
+        return Err(xml_error("missing disk backing store source"));
+    };
+    let type_ = match StorageType::parse(&t) {
+        Some(x) if x != StorageType::None => x,
+        _ => return Err(xml_error(format!("unknown storage source type '{t}'"))),
+    };
+    if !matches!(
+        type_,
+        StorageType::File | StorageType::Block | StorageType::Dir
+    ) {
+        return Err(not_modelled(format!("<backingStore type='{t}'>")));
+    }
+    let format = match StorageFormat::parse(&fmt) {
+        Some(x) if x != StorageFormat::None => x,
+        _ => return Err(xml_error(format!("unknown storage source format '{fmt}'"))),
+    };
+    let metadata_cache_max = metadata_cache(bs, "format/metadata_cache/max_size")?;
+    Ok(Some(Some(Box::new(DiskSource {
+        type_,
+        path: source_path(&src, type_)?,
+        format: Some(format),
+        metadata_cache_max,
+        backing: parse_backing(bs)?,
+    }))))
+}
+
+fn metadata_cache(n: Node, path: &str) -> Result<Option<u64>> {
+    super::super::xml::parse_scaled(
+        xstring(n, path),
+        xattr(n, path, "unit"),
+        &format!("./{path}"),
+        1,
+        u64::MAX,
+        false,
+    )
+}
+
+pub(super) fn parse(n: Node) -> Result<Disk> {
+    for c in n.children().filter(|c| c.is_element()) {
+        if NOT_MODELLED.contains(&c.tag_name().name()) {
+            return Err(not_modelled(format!("<disk><{}>", c.tag_name().name())));
+        }
+    }
+    let mut type_ = parse_storage_type(&n)?;
+    let src_node = child(n, "source");
+    let path = match src_node {
+        Some(s) => source_path(&s, type_)?,
+        None => {
+            type_ = StorageType::File;
+            None
+        }
+    };
+    let readonly = child(n, "readonly").is_some();
+    let shareable = child(n, "shareable").is_some();
+    let backing = parse_backing(n)?;
+    let device = prop_enum(&n, "device", false)?.unwrap_or(DiskDevice::Disk);
+    let model = prop_enum(&n, "model", false)?;
+    let snapshot = prop_enum(&n, "snapshot", true)?;
+    let rawio = prop_yes_no(&n, "rawio")?;
+    let sgio = prop_enum(&n, "sgio", true)?;
+    let startup_policy = match first(n, "source") {
+        Some(s) => prop_enum(&s, "startupPolicy", true)?,
+        None => None,
+    };
+    let (mut target, mut bus, mut tray, mut removable, mut rotation_rate) =
+        (None, DiskBus::None, Tray::Closed, None, 0);
+    if let Some(t) = child(n, "target") {
+        target = prop(&t, "dev");
+        bus = prop_enum(&t, "bus", true)?.unwrap_or(DiskBus::None);
+        tray = prop_enum(&t, "tray", false)?.unwrap_or(Tray::Closed);
+        removable = prop_on_off(&t, "removable")?;
+        rotation_rate = prop_uint(&t, "rotation_rate", 10, false)?.unwrap_or(0);
+    }
+    let mut geometry = (0, 0, 0, GeometryTrans::Default);
+    if let Some(g) = child(n, "geometry") {
+        geometry = (
+            prop_uint(&g, "cyls", 10, false)?.unwrap_or(0),
+            prop_uint(&g, "heads", 10, false)?.unwrap_or(0),
+            prop_uint(&g, "secs", 10, false)?.unwrap_or(0),
+            prop_enum(&g, "trans", true)?.unwrap_or(GeometryTrans::Default),
+        );
+    }
+    let mut blockio = (0, 0);
+    if let Some(b) = child(n, "blockio") {
+        blockio = (
+            prop_uint(&b, "logical_block_size", 10, false)?.unwrap_or(0),
+            prop_uint(&b, "physical_block_size", 10, false)?.unwrap_or(0),
+        );
+    }
+    let mut driver = DiskDriver::default();
+    let mut format = None;
+    let mut metadata_cache_max = None;
+    if let Some(d) = child(n, "driver") {
+        driver.virtio = VirtioOptions::parse(&d)?;
+        driver.name = prop(&d, "name");
+        driver.cache = prop_enum(&d, "cache", false)?;
+        driver.error_policy = prop_enum(&d, "error_policy", true)?;
+        driver.rerror_policy = prop_enum(&d, "rerror_policy", true)?;
+        if driver.rerror_policy == Some(ErrorPolicy::Enospace) {
+            return Err(unsupported("Invalid disk read error policy: 'enospace'"));
+        }
+        driver.io = prop_enum(&d, "io", true)?;
+        driver.ioeventfd = prop_on_off(&d, "ioeventfd")?;
+        driver.event_idx = prop_on_off(&d, "event_idx")?;
+        driver.copy_on_read = prop_on_off(&d, "copy_on_read")?;
+        driver.discard = prop_enum(&d, "discard", true)?;
+        driver.iothread = prop_uint(&d, "iothread", 10, true)?.unwrap_or(0);
+        driver.detect_zeroes = prop_enum(&d, "detect_zeroes", true)?;
+        driver.queues = prop_uint(&d, "queues", 10, false)?.unwrap_or(0);
+        driver.queue_size = prop_uint(&d, "queue_size", 10, false)?.unwrap_or(0);
+        if let Some(t) = prop(&d, "type") {
+            format = Some(if t == "aio" {
+                // Xen back-compat.
+                StorageFormat::Raw
+            } else {
+                match StorageFormat::parse(&t) {
+                    Some(f) if f != StorageFormat::None => f,
+                    _ => return Err(unsupported(format!("unknown driver format value '{t}'"))),
+                }
+            });
+        }
+        metadata_cache_max = metadata_cache(d, "metadata_cache/max_size")?;
+    }
+    let transient = match child(n, "transient") {
+        Some(t) => Some(prop_yes_no(&t, "shareBacking")?),
+        None => None,
+    };
+    Ok(Disk {
+        device,
+        source: DiskSource {
+            type_,
+            path,
+            format,
+            metadata_cache_max,
+            backing,
+        },
+        startup_policy,
+        model,
+        snapshot,
+        rawio,
+        sgio,
+        driver,
+        target,
+        bus,
+        tray,
+        removable,
+        rotation_rate,
+        geometry,
+        blockio,
+        readonly,
+        shareable,
+        transient,
+        serial: xstring(n, "serial"),
+        wwn: xstring(n, "wwn"),
+        vendor: xstring(n, "vendor"),
+        product: xstring(n, "product"),
+        backend_domain: xattr(n, "backenddomain", "name"),
+        info: parse_info(n, true)?,
+    })
+}
+
+/// `virDiskNameToIndex`: `sda` is 0, `hdz` 25, `vdaa` 26; `None` for other names.
+pub(crate) fn disk_name_to_index(name: &str) -> Option<u32> {
+    let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?;
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
+    if letters.is_empty() {
+        return None;
+    }
+    let digits = &rest[letters.len()..];
+    if !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut idx: u64 = 0;
+    for (i, c) in letters.bytes().enumerate() {
+        idx = (idx + if i < 1 { 0 } else { 1 }) * 26 + (c - b'a') as u64;
+        if idx > i32::MAX as u64 {
+            return None;
+        }
+    }
+    Some(idx as u32)
+}
+
+/// `virDomainDiskInsert`: keeps disks of one bus ordered by target index.
+pub(super) fn insert(disks: &mut Vec<Disk>, disk: Disk) {
+    let mut insert_at: Option<usize> = None;
+    let new_idx = disk.target.as_deref().and_then(disk_name_to_index);
+    for i in (0..disks.len()).rev() {
+        let d = &disks[i];
+        if d.bus != disk.bus {
+            continue;
+        }
+        let cur_idx = d.target.as_deref().and_then(disk_name_to_index);
+        let later = d.target.is_some()
+            && disk.target.is_some()
+            && cur_idx.map_or(-1, |x| x as i64) > new_idx.map_or(-1, |x| x as i64);
+        if later {
+            insert_at = Some(i);
+        } else if insert_at.is_none() {
+            insert_at = Some(i + 1);
+        }
+    }
+    match insert_at {
+        Some(i) => disks.insert(i, disk),
+        None => disks.push(disk),
+    }
+}
+
+/// `virDomainDiskDefPostParse`.
+pub(crate) fn post_parse(disk: &mut Disk) -> Result<()> {
+    if let Some(t) = &disk.target {
+        if let Some(s) = t.strip_prefix("ioemu:") {
+            disk.target = Some(s.to_string());
+        }
+    }
+    if disk.device == DiskDevice::Cdrom {
+        disk.readonly = true;
+    }
+    if disk.bus == DiskBus::None {
+        disk.bus = if disk.device == DiskDevice::Floppy {
+            DiskBus::Fdc
+        } else {
+            match disk.target.as_deref() {
+                Some(t) if t.starts_with("hd") => DiskBus::Ide,
+                Some(t) if t.starts_with("sd") => DiskBus::Scsi,
+                Some(t) if t.starts_with("vd") => DiskBus::Virtio,
+                Some(t) if t.starts_with("xvd") => DiskBus::Xen,
+                Some(t) if t.starts_with("ubd") => DiskBus::Uml,
+                _ => DiskBus::Ide,
+            }
+        };
+    }
+    if disk.snapshot.is_none() && disk.readonly {
+        disk.snapshot = Some(SnapshotLocation::No);
+    }
+    if disk.info.address.is_none() {
+        if let Some(t) = disk.target.clone() {
+            assign_address(disk, &t)?;
+        }
+    }
+    Ok(())
+}
+
+/// `virDomainDiskDefAssignAddress` (the test driver uses a narrow SCSI bus: 7 units).
+fn assign_address(disk: &mut Disk, target: &str) -> Result<()> {
+    let Some(idx) = disk_name_to_index(target) else {
+        return Err(xml_error(format!(
+            "Unknown disk name '{target}' and no address specified"
+        )));
+    };
+    let drive = |controller, bus, unit| Address::Drive {
+        controller,
+        bus,
+        target: 0,
+        unit,
+    };
+    disk.info.address = match disk.bus {
+        DiskBus::Scsi => Some(drive(idx / 7, 0, idx % 7)),
+        DiskBus::Ide => Some(drive(idx / 4, (idx % 4) / 2, idx % 2)),
+        DiskBus::Sata => Some(drive(idx / 6, 0, idx % 6)),
+        DiskBus::Fdc => Some(drive(idx / 2, 0, idx % 2)),
+        _ => None,
+    };
+    Ok(())
+}
+
+/// `virDomainDiskDefValidate`.
+pub(crate) fn validate(disk: &Disk) -> Result<()> {
+    let Some(dst) = disk.target.as_deref() else {
+        return Err(match &disk.source.path {
+            Some(p) => report(code::NO_TARGET, domain::DOMAIN, p.clone()),
+            None => bare(code::NO_TARGET, domain::DOMAIN),
+        });
+    };
+    if disk.sgio == Some(Sgio::Unfiltered) {
+        return Err(unsupported("unfiltered sgio is no longer supported"));
+    }
+    if disk.device == DiskDevice::Lun {
+        if disk.source.type_ != StorageType::Block {
+            return Err(unsupported(
+                "disk device='lun' is only valid for block type disk source",
+            ));
+        }
+        if !matches!(disk.source.format, None | Some(StorageFormat::Raw)) {
+            return Err(unsupported("disk device 'lun' must use 'raw' format"));
+        }
+    } else {
+        if disk.rawio.is_some() {
+            return Err(unsupported("rawio can be used only with device='lun'"));
+        }
+        if disk.sgio.is_some() {
+            return Err(unsupported("sgio can be used only with device='lun'"));
+        }
+    }
+    let at = disk.info.address_type();
+    let compatible = at == AddressType::None
+        || match disk.bus {
+            DiskBus::Ide | DiskBus::Fdc | DiskBus::Scsi | DiskBus::Sata => at == AddressType::Drive,
+            _ => true,
+        };
+    if !compatible {
+        return Err(unsupported(format!(
+            "Invalid address type '{}' for the disk '{dst}' with the bus type '{}'",
+            at.as_str(),
+            disk.bus.as_str()
+        )));
+    }
+    if disk.bus != DiskBus::Virtio {
+        if matches!(
+            disk.model,
+            Some(
+                DiskModel::Virtio
+                    | DiskModel::VirtioTransitional
+                    | DiskModel::VirtioNonTransitional
+            )
+        ) {
+            return Err(unsupported(format!(
+                "disk model '{}' not supported for bus '{}'",
+                disk.model.map(|m| m.as_str()).unwrap_or(""),
+                disk.bus.as_str()
+            )));
+        }
+        if disk.driver.queues != 0 {
+            return Err(unsupported(
+                "queues attribute in disk driver element is only supported by virtio-blk",
+            ));
+        }
+        if disk.driver.event_idx.is_some() {
+            return Err(unsupported(
+                "disk event_idx mode supported only for virtio bus",
+            ));
+        }
+        if disk.driver.ioeventfd.is_some() {
+            return Err(unsupported(
+                "disk ioeventfd mode supported only for virtio bus",
+            ));
+        }
+        disk.driver.virtio.check_absent()?;
+    }
+    if disk.tray != Tray::Closed && !matches!(disk.device, DiskDevice::Floppy | DiskDevice::Cdrom) {
+        return Err(unsupported("tray is only valid for cdrom and floppy"));
+    }
+    for (v, what, len) in [(&disk.vendor, "vendor", 8), (&disk.product, "product", 16)] {
+        if let Some(v) = v {
+            if !v.bytes().all(|c| (0x20..0x7f).contains(&c)) {
+                return Err(xml_error(format!("disk {what} is not printable string")));
+            }
+            if v.len() > len {
+                return Err(unsupported(format!(
+                    "disk {what} is more than {len} characters"
+                )));
+            }
+        }
+    }
+    if disk.device == DiskDevice::Floppy && disk.bus != DiskBus::Fdc {
+        return Err(internal(format!(
+            "Invalid bus type '{}' for floppy disk",
+            disk.bus.as_str()
+        )));
+    }
+    if disk.device != DiskDevice::Floppy && disk.bus == DiskBus::Fdc {
+        return Err(internal(format!(
+            "Invalid bus type '{}' for disk",
+            disk.bus.as_str()
+        )));
+    }
+    if disk.removable.is_some() && disk.bus != DiskBus::Usb {
+        return Err(xml_error("removable is only valid for usb disks"));
+    }
+    if let Some(p) = disk.startup_policy {
+        if disk.device != DiskDevice::Cdrom
+            && disk.device != DiskDevice::Floppy
+            && p == StartupPolicy::Requisite
+        {
+            return Err(xml_error(
+                "disk startupPolicy 'requisite' is allowed only for cdrom or floppy",
+            ));
+        }
+    }
+    if let Some(w) = &disk.wwn {
+        let hex = w.strip_prefix("0x").unwrap_or(w);
+        if hex.len() != 16 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(report(
+                code::INTERNAL_ERROR,
+                domain::NONE,
+                format!("Malformed wwn: {w}"),
+            ));
+        }
+    }
+    if matches!(disk.device, DiskDevice::Disk | DiskDevice::Lun)
+        && !["hd", "sd", "vd", "xvd", "ubd"]
+            .iter()
+            .any(|p| dst.starts_with(p))
+    {
+        return Err(internal(format!("Invalid harddisk device name: {dst}")));
+    }
+    if disk.device == DiskDevice::Floppy && !dst.starts_with("fd") {
+        return Err(internal(format!("Invalid floppy device name: {dst}")));
+    }
+    if disk.source.path.is_none() && disk.device == DiskDevice::Disk {
+        return Err(report(code::NO_SOURCE, domain::DOMAIN, dst));
+    }
+    Ok(())
+}
+
+fn format_source(b: &mut Buf, s: &DiskSource, policy: Option<StartupPolicy>) {
+    let mut attrs = Buf::new();
+    let attr = match s.type_ {
+        StorageType::Block => " dev='%s'",
+        StorageType::Dir => " dir='%s'",
+        _ => " file='%s'",
+    };
+    attrs.esc(attr, s.path.as_deref());
+    if let Some(p) = policy {
+        if p != StartupPolicy::Default {
+            attrs.add(&format!(" startupPolicy='{}'", p.as_str()));
+        }
+    }
+    b.element("source", attrs, b.child());
+}
+
+fn format_metadata_cache(b: &mut Buf, max: Option<u64>) {
+    if let Some(m) = max.filter(|m| *m > 0) {
+        let mut k = b.child();
+        k.add(&format!("<max_size unit='bytes'>{m}</max_size>\n"));
+        b.element("metadata_cache", Buf::new(), k);
+    }
+}
+
+fn format_backing(b: &mut Buf, s: &DiskSource) {
+    let Some(bs) = &s.backing else {
+        return;
+    };
+    let Some(bs) = bs else {
+        b.add("<backingStore/>\n");
+        return;
+    };
+    let mut attrs = Buf::new();
+    attrs.add(&format!(" type='{}'", bs.type_.as_str()));
+    let mut kids = b.child();
+    let mut fattrs = Buf::new();
+    fattrs.add(&format!(
+        " type='{}'",
+        bs.format.unwrap_or(StorageFormat::Raw).as_str()
+    ));
+    let mut fkids = kids.child();
+    format_metadata_cache(&mut fkids, bs.metadata_cache_max);
+    kids.element("format", fattrs, fkids);
+    format_source(&mut kids, bs, None);
+    format_backing(&mut kids, bs);
+    b.element("backingStore", attrs, kids);
+}
+
+pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
+    let mut attrs = Buf::new();
+    let mut k = b.child();
+    attrs.add(&format!(
+        " type='{}' device='{}'",
+        d.source.type_.as_str(),
+        d.device.as_str()
+    ));
+    if let Some(m) = d.model.filter(|m| *m != DiskModel::Default) {
+        attrs.add(&format!(" model='{}'", m.as_str()));
+    }
+    if let Some(r) = d.rawio {
+        attrs.add(&format!(" rawio='{}'", super::super::xml::yes_no(r)));
+    }
+    if let Some(s) = d.sgio {
+        attrs.add(&format!(" sgio='{}'", s.as_str()));
+    }
+    if let Some(s) = d.snapshot {
+        if s != SnapshotLocation::Default && !(s == SnapshotLocation::No && d.readonly) {
+            attrs.add(&format!(" snapshot='{}'", s.as_str()));
+        }
+    }
+
+    // <driver>
+    let dr = &d.driver;
+    let mut da = Buf::new();
+    da.esc(" name='%s'", dr.name.as_deref());
+    if let Some(f) = d.source.format.filter(|f| *f != StorageFormat::None) {
+        da.add(&format!(" type='{}'", f.as_str()));
+    }
+    let e = |da: &mut Buf, name: &str, v: Option<&str>| {
+        if let Some(v) = v {
+            da.add(&format!(" {name}='{v}'"));
+        }
+    };
+    e(
+        &mut da,
+        "cache",
+        dr.cache
+            .filter(|c| *c != DiskCache::Default)
+            .map(|c| c.as_str()),
+    );
+    e(&mut da, "error_policy", dr.error_policy.map(|c| c.as_str()));
+    e(
+        &mut da,
+        "rerror_policy",
+        dr.rerror_policy.map(|c| c.as_str()),
+    );
+    e(&mut da, "io", dr.io.map(|c| c.as_str()));
+    e(
+        &mut da,
+        "ioeventfd",
+        dr.ioeventfd.map(super::super::xml::on_off),
+    );
+    e(
+        &mut da,
+        "event_idx",
+        dr.event_idx.map(super::super::xml::on_off),
+    );
+    e(
+        &mut da,
+        "copy_on_read",
+        dr.copy_on_read.map(super::super::xml::on_off),
+    );
+    e(&mut da, "discard", dr.discard.map(|c| c.as_str()));
+    if dr.iothread != 0 {
+        da.add(&format!(" iothread='{}'", dr.iothread));
+    }
+    e(
+        &mut da,
+        "detect_zeroes",
+        dr.detect_zeroes.map(|c| c.as_str()),
+    );
+    if dr.queues != 0 {
+        da.add(&format!(" queues='{}'", dr.queues));
+    }
+    if dr.queue_size != 0 {
+        da.add(&format!(" queue_size='{}'", dr.queue_size));
+    }
+    dr.virtio.format(&mut da);
+    let mut dk = k.child();
+    format_metadata_cache(&mut dk, d.source.metadata_cache_max);
+    k.element("driver", da, dk);
+
+    format_source(&mut k, &d.source, d.startup_policy);
+    format_backing(&mut k, &d.source);
+    k.esc("<backenddomain name='%s'/>\n", d.backend_domain.as_deref());
+    let (cyls, heads, secs, trans) = d.geometry;
+    if cyls > 0 && heads > 0 && secs > 0 {
+        k.add(&format!(
+            "<geometry cyls='{cyls}' heads='{heads}' secs='{secs}'"
+        ));
+        if trans != GeometryTrans::Default {
+            k.add(&format!(" trans='{}'", trans.as_str()));
+        }
+        k.add("/>\n");
+    }
+    let (logical, physical) = d.blockio;
+    if logical > 0 || physical > 0 {
+        k.add("<blockio");
+        if logical > 0 {
+            k.add(&format!(" logical_block_size='{logical}'"));
+        }
+        if physical > 0 {
+            k.add(&format!(" physical_block_size='{physical}'"));
+        }
+        k.add("/>\n");
+    }
+    // libvirt writes the target name unescaped.
+    k.add(&format!(
+        "<target dev='{}' bus='{}'",
+        d.target.as_deref().unwrap_or("(null)"),
+        d.bus.as_str()
+    ));
+    if matches!(d.device, DiskDevice::Floppy | DiskDevice::Cdrom) && d.tray != Tray::Closed {
+        k.add(&format!(" tray='{}'", d.tray.as_str()));
+    }
+    if d.bus == DiskBus::Usb {
+        if let Some(r) = d.removable {
+            k.add(&format!(" removable='{}'", super::super::xml::on_off(r)));
+        }
+    }
+    if d.rotation_rate != 0 {
+        k.add(&format!(" rotation_rate='{}'", d.rotation_rate));
+    }
+    k.add("/>\n");
+    if d.readonly {
+        k.add("<readonly/>\n");
+    }
+    if d.shareable {
+        k.add("<shareable/>\n");
+    }
+    if let Some(share) = d.transient {
+        k.add("<transient");
+        if share == Some(true) {
+            k.add(" shareBacking='yes'");
+        }
+        k.add("/>\n");
+    }
+    k.esc("<serial>%s</serial>\n", d.serial.as_deref());
+    k.esc("<wwn>%s</wwn>\n", d.wwn.as_deref());
+    k.esc("<vendor>%s</vendor>\n", d.vendor.as_deref());
+    k.esc("<product>%s</product>\n", d.product.as_deref());
+    format_info(&mut k, &d.info, true);
+    b.element("disk", attrs, k);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_names() {
+        assert_eq!(disk_name_to_index("sda"), Some(0));
+        assert_eq!(disk_name_to_index("hdz"), Some(25));
+        assert_eq!(disk_name_to_index("vdaa"), Some(26));
+        assert_eq!(disk_name_to_index("vdb1"), Some(1));
+        assert_eq!(disk_name_to_index("xyz"), None);
+        assert_eq!(disk_name_to_index("sd"), None);
+    }
+}

@@ -1,0 +1,376 @@
+//! Defaults and checks applied after reading (`virDomainDefPostParse`,
+//! `virDomainDefPostParseCommon`, the test driver's device callback, and the parts of
+//! `virDomainDefValidate` that concern what rvirt models), in libvirt's order.
+
+use super::devices::{self, Address, ChrDef, ChrDeviceType, ChrTargetType, VideoDef, VideoType};
+use super::xml::{unsupported, xml_error, Result};
+use super::{clock, BootDev, CpuCheck, CpuMode, DomainDef, LifecycleAction, LoaderType, OsType};
+use rvirt_proto::error::{code, domain};
+
+pub(super) fn run(def: &mut DomainDef) -> Result<()> {
+    devices::assign_indexes(&mut def.devices.controllers);
+    isa_serial_ports(def)?;
+
+    // Per-device post-parse, in virDomainDeviceInfoIterate's order.
+    for i in 0..def.devices.disks.len() {
+        devices::disk_post_parse(&mut def.devices.disks[i])?;
+    }
+    for i in 0..def.devices.videos.len() {
+        let mut v = def.devices.videos[i].clone();
+        devices::video_post_parse(&mut v, def);
+        def.devices.videos[i] = v;
+    }
+    for r in &mut def.devices.rngs {
+        if let devices::RngBackend::Random(f @ None) = &mut r.backend {
+            *f = Some("/dev/random".into());
+        }
+    }
+    for list in [
+        &mut def.devices.serials,
+        &mut def.devices.parallels,
+        &mut def.devices.channels,
+        &mut def.devices.consoles,
+    ] {
+        for i in 0..list.len() {
+            devices::chr_post_parse(list, i);
+        }
+    }
+
+    // virDomainDefPostParseCommon.
+    post_parse_memory(def)?;
+    if let Some(l) = &mut def.os.loader {
+        if l.path.is_some() && l.type_.is_none() {
+            l.type_ = Some(LoaderType::Rom);
+        }
+    }
+    devices::validate_controllers(&def.devices.controllers)?;
+    let panics = &def.devices.panics;
+    for (i, p) in panics.iter().enumerate() {
+        if panics[..i].iter().any(|q| q.model == p.model) {
+            return Err(xml_error(format!(
+                "Multiple panic devices with model '{}'",
+                p.model.as_str()
+            )));
+        }
+    }
+    if def.os.type_ == OsType::Hvm {
+        boot_order(def)?;
+    }
+    clock::post_parse(&def.clock)?;
+    console_compat(def)?;
+    devices::add_implicit_controllers(&mut def.devices);
+    if !def.devices.graphics.is_empty() && def.devices.videos.is_empty() {
+        def.devices.videos.push(VideoDef::implicit());
+    }
+    if let Some(first) = def.devices.videos.first().cloned() {
+        if first.type_ == VideoType::None {
+            let mut v = VideoDef::implicit();
+            v.type_ = VideoType::None;
+            v.heads = 0;
+            v.info.alias = first.info.alias;
+            def.devices.videos[0] = v;
+        } else {
+            let mut v = first;
+            v.primary = true;
+            devices::video_post_parse(&mut v, def);
+            def.devices.videos[0] = v;
+        }
+    }
+    if !def.devices.serials.is_empty() {
+        devices::chr_post_parse(&mut def.devices.serials, 0);
+    }
+    for g in &mut def.devices.graphics {
+        devices::graphics_post_parse(g);
+    }
+    if let Some(c) = &def.cpu {
+        if c.mode == CpuMode::Custom && c.model.is_none() && c.check != CpuCheck::Default {
+            return Err(unsupported(
+                "check attribute specified for CPU with no model",
+            ));
+        }
+    }
+
+    // virDomainDefPostParseCheckFeatures: the test driver does not allow '/' in names.
+    if def.name.contains('/') {
+        return Err(xml_error(format!("name {} cannot contain '/'", def.name)));
+    }
+
+    validate(def)
+}
+
+/// `virDomainChrIsaSerialDefPostParse`.
+fn isa_serial_ports(def: &mut DomainDef) -> Result<()> {
+    let mut used = [false; 4];
+    let mut count = 0;
+    for s in &def.devices.serials {
+        if s.target_type != ChrTargetType::IsaSerial {
+            continue;
+        }
+        count += 1;
+        if count > 4 || s.port.is_some_and(|p| p >= 4) {
+            return Err(super::xml::internal(
+                "Maximum supported number of ISA serial ports is '4'",
+            ));
+        }
+        if let Some(p) = s.port {
+            if p >= 0 {
+                if used[p as usize] {
+                    return Err(super::xml::internal(format!(
+                        "target port '{p}' already allocated"
+                    )));
+                }
+                used[p as usize] = true;
+            }
+        }
+    }
+    for s in &mut def.devices.serials {
+        if s.target_type != ChrTargetType::IsaSerial || s.port.is_some() {
+            continue;
+        }
+        if let Some(j) = used.iter().position(|u| !u) {
+            s.port = Some(j as i64);
+            used[j] = true;
+        }
+    }
+    Ok(())
+}
+
+/// `virDomainDefPostParseMemory`.
+fn post_parse_memory(def: &mut DomainDef) -> Result<()> {
+    let m = &mut def.memory;
+    if m.total == 0 {
+        return Err(xml_error(
+            "Memory size must be specified via <memory> or in the <numa> configuration",
+        ));
+    }
+    if m.current > m.total || m.current == 0 {
+        m.current = m.total;
+    }
+    if (m.max_memory != 0 || m.slots != 0) && !(m.max_memory != 0 && m.slots != 0) {
+        return Err(xml_error(
+            "both maximum memory size and memory slot count must be specified",
+        ));
+    }
+    if m.max_memory != 0 && m.max_memory < m.total {
+        return Err(xml_error(
+            "maximum memory size must be equal or greater than the actual memory size",
+        ));
+    }
+    Ok(())
+}
+
+/// `virDomainDefBootOrderPostParse`.
+fn boot_order(def: &mut DomainDef) -> Result<()> {
+    let mut seen: Vec<u32> = Vec::new();
+    let orders = def
+        .devices
+        .disks
+        .iter()
+        .map(|d| d.info.boot_order)
+        .chain(def.devices.nets.iter().map(|n| n.info.boot_order));
+    for o in orders.flatten() {
+        if seen.contains(&o) {
+            return Err(unsupported(format!(
+                "boot order '{o}' used for more than one device"
+            )));
+        }
+        seen.push(o);
+    }
+    if !def.os.boot_devs.is_empty() && !seen.is_empty() {
+        return Err(unsupported(
+            "per-device boot elements cannot be used together with os/boot elements",
+        ));
+    }
+    if def.os.boot_devs.is_empty() && seen.is_empty() {
+        def.os.boot_devs.push(BootDev::Hd);
+    }
+    Ok(())
+}
+
+/// `virDomainDefAddConsoleCompat`: the first console of an HVM guest stands for the first
+/// serial port.
+fn console_compat(def: &mut DomainDef) -> Result<()> {
+    let d = &mut def.devices;
+    if d.consoles
+        .iter()
+        .skip(1)
+        .any(|c| c.target_type == ChrTargetType::Serial)
+    {
+        return Err(unsupported("Only the first console can be a serial port"));
+    }
+    let hvm = def.os.type_ == OsType::Hvm;
+    if hvm
+        && !d.consoles.is_empty()
+        && matches!(
+            d.consoles[0].target_type,
+            ChrTargetType::Serial | ChrTargetType::None
+        )
+    {
+        if d.serials.is_empty() {
+            let mut s = d.consoles[0].clone();
+            s.device = ChrDeviceType::Serial;
+            s.target_type = ChrTargetType::None;
+            s.port = Some(0);
+            d.serials.push(s);
+            d.consoles[0] = ChrDef::console_stub();
+        } else if d.serials[0].source != d.consoles[0].source {
+            d.consoles[0] = ChrDef::console_stub();
+        }
+    } else if hvm
+        && !d.serials.is_empty()
+        && matches!(
+            d.serials[0].target_type,
+            ChrTargetType::IsaSerial
+                | ChrTargetType::SpaprVioSerial
+                | ChrTargetType::SystemSerial
+                | ChrTargetType::SclpSerial
+                | ChrTargetType::None
+        )
+    {
+        d.consoles.insert(0, ChrDef::console_stub());
+    }
+    Ok(())
+}
+
+/// The parts of `virDomainDefValidate` for what rvirt models.
+fn validate(def: &DomainDef) -> Result<()> {
+    let d = &def.devices;
+    for (i, a) in d.disks.iter().enumerate() {
+        for b in &d.disks[i + 1..] {
+            if let (Some(x), Some(y)) = (&a.target, &b.target) {
+                if x == y {
+                    return Err(xml_error(format!(
+                        "target '{x}' duplicated for disk sources '{}' and '{}'",
+                        a.source.path.as_deref().unwrap_or("<null>"),
+                        b.source.path.as_deref().unwrap_or("<null>")
+                    )));
+                }
+            }
+        }
+    }
+    for (i, a) in d.disks.iter().enumerate() {
+        let Some(Address::Drive {
+            controller,
+            bus,
+            target,
+            unit,
+        }) = a.info.address
+        else {
+            continue;
+        };
+        for b in &d.disks[i + 1..] {
+            if b.bus == a.bus && b.info.address == a.info.address {
+                return Err(unsupported(format!(
+                    "Found duplicate drive address for disk with target name '{}' controller='{controller}' bus='{bus}' target='{target}' unit='{unit}'",
+                    a.target.as_deref().unwrap_or("")
+                )));
+            }
+        }
+    }
+    if let Some(c) = &def.cpu {
+        if let Some((s, di, co, t)) = c.topology {
+            let total = s as u64 * di as u64 * co as u64 * t as u64;
+            if total > u32::MAX as u64 {
+                return Err(unsupported(format!(
+                    "cpu topology results in more than {} cpus",
+                    u32::MAX
+                )));
+            }
+        }
+    }
+    let mut aliases: Vec<&str> = Vec::new();
+    let infos = d
+        .disks
+        .iter()
+        .map(|x| &x.info)
+        .chain(d.nets.iter().map(|x| &x.info))
+        .chain(d.videos.iter().map(|x| &x.info))
+        .chain(d.controllers.iter().map(|x| &x.info))
+        .chain(d.serials.iter().map(|x| &x.info))
+        .chain(d.parallels.iter().map(|x| &x.info))
+        .chain(d.channels.iter().map(|x| &x.info))
+        .chain(d.consoles.iter().map(|x| &x.info))
+        .chain(d.inputs.iter().map(|x| &x.info))
+        .chain(d.memballoon.iter().map(|x| &x.info));
+    for info in infos {
+        if let Some(a) = &info.alias {
+            if aliases.contains(&a.as_str()) {
+                return Err(unsupported(format!("non unique alias detected: {a}")));
+            }
+            aliases.push(a);
+        }
+    }
+    if let Some(i) = &d.iommu {
+        if i.intremap == Some(true) && def.features.ioapic != Some(super::IoApic::Qemu) {
+            return Err(unsupported(
+                "IOMMU interrupt remapping requires split I/O APIC (ioapic driver='qemu')",
+            ));
+        }
+        if i.eim == Some(true) && i.intremap != Some(true) {
+            return Err(unsupported(
+                "IOMMU eim requires interrupt remapping to be enabled",
+            ));
+        }
+    }
+    for (name, action) in [("poweroff", def.on_poweroff), ("reboot", def.on_reboot)] {
+        if matches!(
+            action,
+            LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart
+        ) {
+            return Err(unsupported(format!(
+                "Lifecycle event '{name}' doesn't support '{}' action",
+                action.as_str()
+            )));
+        }
+    }
+    if let Some(l) = &def.os.loader {
+        if l.path.is_none() {
+            return Err(super::xml::report(
+                code::XML_DETAIL,
+                domain::DOMAIN,
+                "no loader path specified and firmware auto selection disabled",
+            ));
+        }
+        if l.stateless == Some(true) {
+            if l.nvram_template.is_some() {
+                return Err(super::xml::report(
+                    code::XML_DETAIL,
+                    domain::DOMAIN,
+                    "NVRAM template is not permitted when loader is stateless",
+                ));
+            }
+            if l.nvram.is_some() {
+                return Err(super::xml::report(
+                    code::XML_DETAIL,
+                    domain::DOMAIN,
+                    "NVRAM is not permitted when loader is stateless",
+                ));
+            }
+        } else if l.stateless == Some(false) && l.type_ != Some(LoaderType::Pflash) {
+            return Err(super::xml::report(
+                code::XML_DETAIL,
+                domain::DOMAIN,
+                "Only pflash loader type permits NVRAM",
+            ));
+        }
+    }
+    if def.os.bootmenu_timeout.is_some_and(|t| t > 65535) {
+        return Err(unsupported(
+            "invalid value for boot menu timeout, must be in range [0,65535]",
+        ));
+    }
+    if def
+        .os
+        .bios
+        .reboot_timeout
+        .is_some_and(|t| !(-1..=65535).contains(&t))
+    {
+        return Err(unsupported(
+            "invalid value for rebootTimeout, must be in range [-1,65535]",
+        ));
+    }
+    if d.videos.first().is_some_and(|v| v.primary) && d.videos.iter().skip(1).any(|v| v.primary) {
+        return Err(unsupported("Only one primary video device is supported"));
+    }
+    devices::validate_devices(def)
+}
