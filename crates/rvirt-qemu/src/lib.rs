@@ -18,6 +18,7 @@
 //! `VIR_FROM_QEMU` domain in one `From` impl.
 #![warn(missing_docs)]
 
+pub mod argv;
 pub mod atomic_file;
 pub mod capabilities_xml;
 pub mod caps;

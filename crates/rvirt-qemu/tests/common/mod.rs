@@ -213,3 +213,49 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Makes a qcow2 image's backing format unrecorded, as images written by qemu-img before 6.1
+/// can be: its backing-format header extension (magic 0xE2792ACA) gets an unknown magic, which
+/// QEMU and libvirt both skip.
+pub fn unrecord_backing_format(path: &Path) {
+    let mut b = std::fs::read(path).unwrap();
+    let be32 = |b: &[u8], o: usize| u32::from_be_bytes(b[o..o + 4].try_into().unwrap());
+    let mut off = if be32(&b, 4) == 2 {
+        72
+    } else {
+        be32(&b, 100) as usize
+    };
+    loop {
+        let (magic, len) = (be32(&b, off), be32(&b, off + 4) as usize);
+        assert_ne!(magic, 0, "{} records no backing format", path.display());
+        if magic == 0xE279_2ACA {
+            b[off..off + 4].copy_from_slice(&0x7276_7172u32.to_be_bytes());
+            break;
+        }
+        off += 8 + len.div_ceil(8) * 8;
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// Runs `qemu-img` in `dir`, panicking with its output on failure.
+pub fn qemu_img(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("qemu-img")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run qemu-img");
+    assert!(
+        out.status.success(),
+        "qemu-img {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether qemu-img is installed.
+pub fn have_qemu_img() -> bool {
+    std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
