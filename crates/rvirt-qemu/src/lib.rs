@@ -22,6 +22,7 @@ pub mod argv;
 pub mod atomic_file;
 pub mod capabilities_xml;
 pub mod caps;
+pub mod driver;
 pub mod host;
 pub mod process;
 pub mod qmp;

@@ -1,0 +1,229 @@
+//! `QemuDriver` against real QEMU (TCG, domain type `qemu`) booting the test guest: the
+//! lifecycle with its events, suspend/resume, the founding disk rule on a qcow2 chain, a driver
+//! dropped while guests run and a new one re-attaching, and concurrent starts while listing
+//! stays fast. Every QEMU is killed at the end even when a test fails (`KillOnDrop`).
+
+mod common;
+
+use common::*;
+use rvirt::types::{lifecycle, DomainRef, Event};
+use rvirt::Driver;
+use rvirt_qemu::driver::{DriverPaths, QemuDriver};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+const MARKER: &str = "RVIRT-GUEST-READY";
+
+fn paths(root: &Path) -> DriverPaths {
+    DriverPaths {
+        // One probe cache for all tests of this binary: probing is slow and keyed by the binary.
+        cache: Path::new(env!("CARGO_TARGET_TMPDIR")).join("qemu-caps-cache"),
+        ..DriverPaths::under(root)
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    guest: TestGuest,
+}
+
+fn setup(test: &str) -> Option<Setup> {
+    qemu_or_skip(test)?;
+    let guest = test_guest();
+    Some(Setup {
+        dir: tempfile::tempdir().unwrap(),
+        guest,
+    })
+}
+
+impl Setup {
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    fn serial(&self, name: &str) -> PathBuf {
+        self.root().join(format!("{name}.serial"))
+    }
+    /// The test guest's domain XML with one virtio disk.
+    fn xml(&self, name: &str, disk: &Path, format: &str) -> String {
+        let g = &self.guest;
+        format!(
+            "<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{}</kernel>
+    <initrd>{}</initrd>
+    <cmdline>{}</cmdline>
+  </os>
+  <features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='{format}'/>
+      <source file='{}'/>
+      <target dev='vda' bus='virtio'/>
+      <serial>disk0</serial>
+    </disk>
+    <interface type='user'>
+      <mac address='52:54:00:12:34:56'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='file'>
+      <source path='{}'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
+",
+            g.kernel.display(),
+            g.initrd.display(),
+            g.cmdline,
+            disk.display(),
+            self.serial(name).display()
+        )
+    }
+    fn raw_disk(&self, name: &str) -> PathBuf {
+        let p = self.root().join(format!("{name}.img"));
+        raw_disk(&p, 16);
+        p
+    }
+}
+
+/// Kills a domain's QEMU if the test ends with it still running.
+fn guard(drv: &QemuDriver, dom: &DomainRef) -> KillOnDrop {
+    KillOnDrop::new(drv.pid(dom).expect("running domain has a pid"))
+}
+
+/// Lifecycle events (event, detail) for domain `name`, waiting for `n` of them.
+async fn events_for(
+    rx: &mut broadcast::Receiver<Event>,
+    name: &str,
+    n: usize,
+    timeout: Duration,
+) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    let deadline = Instant::now() + timeout;
+    while out.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Ok(Event::DomainLifecycle { dom, event, detail })) if dom.name == name => {
+                out.push((event, detail))
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("event channel: {e}"),
+            Err(_) => panic!("only {out:?} of {n} events for {name} within {timeout:?}"),
+        }
+    }
+    out
+}
+
+async fn wait_state(drv: &QemuDriver, dom: &DomainRef, want: (i32, i32), timeout: Duration) {
+    let t0 = Instant::now();
+    loop {
+        let s = drv.domain_get_state(dom, 0).await.unwrap();
+        if s == want {
+            return;
+        }
+        assert!(t0.elapsed() < timeout, "state {s:?}, want {want:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_with_events() {
+    let Some(s) = setup("lifecycle_with_events") else {
+        return;
+    };
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let mut ev = drv.subscribe().unwrap();
+    let disk = s.raw_disk("life");
+    let dom = drv
+        .domain_define_xml(&s.xml("life", &disk, "raw"), 0)
+        .await
+        .unwrap();
+    assert!(s.root().join("config/life.xml").exists());
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (5, 0));
+
+    // Start → marker in the serial log.
+    let t0 = Instant::now();
+    let dom = drv.domain_create(&dom, 0).await.unwrap();
+    let _g = guard(&drv, &dom);
+    assert!(dom.id > 0);
+    assert!(
+        s.root().join("run/life.xml").exists(),
+        "live status written"
+    );
+    let boot = wait_for_line_async(&s.serial("life"), MARKER, BOOT_TIMEOUT).await;
+    eprintln!(
+        "start → marker: {:?} (create returned after {:?})",
+        boot,
+        t0.elapsed() - boot
+    );
+    let serial = std::fs::read_to_string(s.serial("life")).unwrap();
+    assert!(serial.contains("RVIRT-DISK vda 32768 disk0"), "{serial}");
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (1, 1));
+    let info = drv.domain_get_info(&dom).await.unwrap();
+    assert_eq!((info.state, info.max_mem, info.nr_virt_cpu), (1, 262144, 1));
+    assert!(info.cpu_time > 0, "cpu time {}", info.cpu_time);
+    let live = drv.domain_get_xml_desc(&dom, 0).await.unwrap();
+    assert!(live.contains(&format!("id='{}'", dom.id)), "{live}");
+
+    // Suspend / resume.
+    drv.domain_suspend(&dom).await.unwrap();
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (3, 1));
+    drv.domain_resume(&dom).await.unwrap();
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (1, 5));
+
+    // ACPI shutdown → shut off, reason shutdown.
+    drv.domain_shutdown(&dom, 0).await.unwrap();
+    wait_state(&drv, &dom, (5, 1), Duration::from_secs(60)).await;
+    assert!(!s.root().join("run/life.xml").exists(), "status removed");
+    let got = events_for(&mut ev, "life", 6, Duration::from_secs(10)).await;
+    assert_eq!(
+        got,
+        vec![
+            (lifecycle::DEFINED, 0),
+            (lifecycle::STARTED, 0),
+            (lifecycle::SUSPENDED, 0),
+            (lifecycle::RESUMED, 0),
+            (lifecycle::SHUTDOWN, 1), // guest-initiated (ACPI power button)
+            (lifecycle::STOPPED, 0),  // shutdown
+        ]
+    );
+
+    // Start again → destroy → undefine.
+    let dom = drv.domain_create(&dom, 0).await.unwrap();
+    let _g2 = guard(&drv, &dom);
+    wait_for_line_async(&s.serial("life"), MARKER, BOOT_TIMEOUT).await;
+    drv.domain_destroy(&dom, 0).await.unwrap();
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (5, 2));
+    drv.domain_undefine(&dom, 0).await.unwrap();
+    let got = events_for(&mut ev, "life", 3, Duration::from_secs(10)).await;
+    assert_eq!(
+        got,
+        vec![
+            (lifecycle::STARTED, 0),
+            (lifecycle::STOPPED, 1), // destroyed
+            (lifecycle::UNDEFINED, 0),
+        ]
+    );
+    assert!(drv.list_all_domains(0).await.unwrap().is_empty());
+    assert_eq!(leftovers(&s.root().join("run")), Vec::<String>::new());
+    assert_eq!(leftovers(&s.root().join("config")), Vec::<String>::new());
+    let err = drv.domain_get_state(&dom, 0).await.unwrap_err();
+    assert_eq!(err.code, rvirt::error::code::NO_DOMAIN);
+}
