@@ -229,7 +229,8 @@ pub struct QemuDriver {
 
 impl Drop for QemuDriver {
     fn drop(&mut self) {
-        let _ = self.inner.closing.send(true);
+        // send_replace stores the value even when no monitor task has subscribed yet.
+        self.inner.closing.send_replace(true);
     }
 }
 

@@ -1,9 +1,11 @@
 //! `rvirt-qemu`: rvirt's QEMU/KVM driver.
 //!
 //! This crate sits between the driver trait (`rvirt::driver`) and the `qemu-system-*` processes it
-//! runs. It is built bottom-up; the modules present so far are the foundations that do not need the
-//! domain XML model:
+//! runs:
 //!
+//! - [`driver`]: `QemuDriver`, the domain methods of `rvirt::Driver` (definitions, lifecycle,
+//!   events, status files and re-attach);
+//! - [`argv`]: domain XML → QEMU command line, with every disk's backing chain resolved first;
 //! - [`qmp`]: the asynchronous QMP client (handshake, commands with ids and per-call timeouts,
 //!   events on a channel, monitor loss);
 //! - [`caps`]: capability probing of a QEMU binary over QMP and the on-disk probe cache;

@@ -227,3 +227,241 @@ async fn lifecycle_with_events() {
     let err = drv.domain_get_state(&dom, 0).await.unwrap_err();
     assert_eq!(err.code, rvirt::error::code::NO_DOMAIN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrecorded_backing_format_is_refused_then_boots_with_f() {
+    let Some(s) = setup("unrecorded_backing_format_is_refused_then_boots_with_f") else {
+        return;
+    };
+    assert!(
+        have_qemu_img(),
+        "qemu-img is needed (scripts/install-qemu.sh)"
+    );
+    let dir = s.root().join("images");
+    std::fs::create_dir_all(&dir).unwrap();
+    raw_disk(&dir.join("base.raw"), 16);
+    let img = |args: &[&str]| qemu_img(&dir, args);
+    img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        "base.raw",
+        "-F",
+        "raw",
+        "mid.qcow2",
+    ]);
+    img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        "mid.qcow2",
+        "-F",
+        "qcow2",
+        "top.qcow2",
+    ]);
+    // top's backing format unrecorded, over mid, which has a backing file of its own.
+    unrecord_backing_format(&dir.join("top.qcow2"));
+
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let top = dir.join("top.qcow2");
+    let dom = drv
+        .domain_define_xml(&s.xml("chain", &top, "qcow2"), 0)
+        .await
+        .unwrap();
+    let err = drv.domain_create(&dom, 0).await.unwrap_err();
+    assert_eq!(err.code, rvirt::error::code::OPERATION_INVALID);
+    assert_eq!(
+        err.message,
+        format!(
+            "Requested operation is not valid: format of backing image 'mid.qcow2' of image \
+             '{}' was not specified in the image metadata (See \
+             https://libvirt.org/kbase/backing_chains.html for troubleshooting)",
+            top.display()
+        )
+    );
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (5, 0));
+    assert!(!s.serial("chain").exists(), "no QEMU was started");
+    assert_eq!(leftovers(&s.root().join("run")), Vec::<String>::new());
+
+    // Recording the format (qemu-img rebase -u -F) makes the same chain start; the guest sees
+    // the disk with the base image's size.
+    img(&[
+        "rebase",
+        "-u",
+        "-b",
+        "mid.qcow2",
+        "-F",
+        "qcow2",
+        "top.qcow2",
+    ]);
+    let dom = drv.domain_create(&dom, 0).await.unwrap();
+    let _g = guard(&drv, &dom);
+    wait_for_line_async(&s.serial("chain"), MARKER, BOOT_TIMEOUT).await;
+    let serial = std::fs::read_to_string(s.serial("chain")).unwrap();
+    assert!(serial.contains("RVIRT-DISK vda 32768 disk0"), "{serial}");
+    let log = std::fs::read_to_string(drv.log_file("chain")).unwrap();
+    assert!(
+        log.contains("\"driver\":\"raw\",\"file\":\"libvirt-3-storage\""),
+        "{log}"
+    );
+    drv.domain_destroy(&dom, 0).await.unwrap();
+    drv.domain_undefine(&dom, 0).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_driver_reattaches_to_running_guests() {
+    let Some(s) = setup("new_driver_reattaches_to_running_guests") else {
+        return;
+    };
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let mut guards = Vec::new();
+    let mut pids = Vec::new();
+    for name in ["ra", "rb"] {
+        let disk = s.raw_disk(name);
+        let dom = drv
+            .domain_define_xml(&s.xml(name, &disk, "raw"), 0)
+            .await
+            .unwrap();
+        let dom = drv.domain_create(&dom, 0).await.unwrap();
+        guards.push(guard(&drv, &dom));
+        pids.push(drv.pid(&dom).unwrap());
+    }
+    for name in ["ra", "rb"] {
+        wait_for_line_async(&s.serial(name), MARKER, BOOT_TIMEOUT).await;
+    }
+    // The driver goes away without stopping anything (as when rvirtd is killed).
+    drop(drv);
+    for p in &pids {
+        assert!(start_time(*p).is_some(), "QEMU {p} survived the driver");
+    }
+
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let running = drv
+        .list_all_domains(rvirt::types::list_domains::RUNNING)
+        .await
+        .unwrap();
+    let mut names: Vec<_> = running.iter().map(|d| d.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["ra", "rb"]);
+    for (d, p) in running.iter().zip(&pids) {
+        assert!(d.id > 0);
+        let _ = p;
+    }
+    let mut ev = drv.subscribe().unwrap();
+    let ra = drv.domain_lookup_by_name("ra").await.unwrap();
+    let rb = drv.domain_lookup_by_name("rb").await.unwrap();
+    drv.domain_shutdown(&ra, 0).await.unwrap();
+    wait_state(&drv, &ra, (5, 1), Duration::from_secs(60)).await;
+    assert_eq!(
+        events_for(&mut ev, "ra", 2, Duration::from_secs(5)).await,
+        vec![(lifecycle::SHUTDOWN, 1), (lifecycle::STOPPED, 0)]
+    );
+    drv.domain_destroy(&rb, 0).await.unwrap();
+    for d in [&ra, &rb] {
+        drv.domain_undefine(d, 0).await.unwrap();
+    }
+    for p in &pids {
+        let t0 = Instant::now();
+        while start_time(*p).is_some() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "QEMU {p} still running"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert_eq!(leftovers(&s.root().join("run")), Vec::<String>::new());
+    assert_eq!(leftovers(&s.root().join("config")), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_guest_is_marked_crashed_on_reattach() {
+    let Some(s) = setup("dead_guest_is_marked_crashed_on_reattach") else {
+        return;
+    };
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let disk = s.raw_disk("dead");
+    let dom = drv
+        .domain_define_xml(&s.xml("dead", &disk, "raw"), 0)
+        .await
+        .unwrap();
+    let dom = drv.domain_create(&dom, 0).await.unwrap();
+    let g = guard(&drv, &dom);
+    drop(drv);
+    drop(g); // SIGKILL while no driver watches
+    std::thread::sleep(Duration::from_millis(300));
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let dom = drv.domain_lookup_by_name("dead").await.unwrap();
+    assert_eq!(dom.id, -1);
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (5, 3));
+    assert_eq!(leftovers(&s.root().join("run")), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_concurrent_guests_while_list_stays_fast() {
+    let Some(s) = setup("four_concurrent_guests_while_list_stays_fast") else {
+        return;
+    };
+    let drv = std::sync::Arc::new(QemuDriver::open(paths(s.root())).await.unwrap());
+    let names = ["c1", "c2", "c3", "c4"];
+    let mut doms = Vec::new();
+    for n in names {
+        let disk = s.raw_disk(n);
+        doms.push(
+            drv.domain_define_xml(&s.xml(n, &disk, "raw"), 0)
+                .await
+                .unwrap(),
+        );
+    }
+    let starts: Vec<_> = doms
+        .iter()
+        .cloned()
+        .map(|d| {
+            let drv = drv.clone();
+            tokio::spawn(async move { drv.domain_create(&d, 0).await })
+        })
+        .collect();
+    // List while they start and boot.
+    let mut worst = Duration::ZERO;
+    let mut guards = Vec::new();
+    let mut started = Vec::new();
+    for h in starts {
+        while !h.is_finished() {
+            let t = Instant::now();
+            drv.list_all_domains(0).await.unwrap();
+            worst = worst.max(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let d = h.await.unwrap().unwrap();
+        guards.push(guard(&drv, &d));
+        started.push(d);
+    }
+    let t0 = Instant::now();
+    let mut ready = [false; 4];
+    while ready.iter().any(|r| !r) {
+        assert!(t0.elapsed() < BOOT_TIMEOUT, "markers: {ready:?}");
+        for (i, n) in names.iter().enumerate() {
+            ready[i] =
+                ready[i] || std::fs::read_to_string(s.serial(n)).is_ok_and(|t| t.contains(MARKER));
+        }
+        let t = Instant::now();
+        let l = drv.list_all_domains(0).await.unwrap();
+        worst = worst.max(t.elapsed());
+        assert_eq!(l.len(), 4);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "4 guests at their marker after {:?}; slowest list {:?}",
+        t0.elapsed(),
+        worst
+    );
+    assert!(worst < Duration::from_millis(50), "list took {worst:?}");
+    for d in &started {
+        drv.domain_destroy(d, 0).await.unwrap();
+        drv.domain_undefine(d, 0).await.unwrap();
+    }
+}
