@@ -217,6 +217,8 @@ struct Inner {
     next_id: Mutex<i32>,
     events: broadcast::Sender<Event>,
     caps: CapsCache,
+    /// `connect_get_uri`.
+    uri: String,
     /// `true` once the driver is dropped: monitor tasks stop without touching anything, leaving
     /// QEMU running for the next driver to re-attach to.
     closing: watch::Sender<bool>,
@@ -360,6 +362,31 @@ impl QemuDriver {
     /// still running from a previous driver (marking the dead ones shut off, reason crashed),
     /// then starts the autostart domains that are not running.
     pub async fn open(paths: DriverPaths) -> Result<QemuDriver> {
+        Self::open_as(paths, "qemu:///session").await
+    }
+
+    /// The process-wide driver for `qemu:///session` or `qemu:///system`, opened on first use
+    /// and shared by every connection (rvirtd's hosting hook).
+    pub async fn for_uri(uri: &str) -> Result<Arc<QemuDriver>> {
+        static DRIVERS: tokio::sync::Mutex<Vec<(String, Arc<QemuDriver>)>> =
+            tokio::sync::Mutex::const_new(Vec::new());
+        let key = uri.trim_end_matches('/').to_string();
+        let paths = match key.as_str() {
+            "qemu:///session" => DriverPaths::session(),
+            "qemu:///system" => DriverPaths::system(),
+            _ => return Err(Error::new(code::NO_CONNECT, errdom::NONE, uri)),
+        };
+        let mut all = DRIVERS.lock().await;
+        if let Some((_, d)) = all.iter().find(|(k, _)| *k == key) {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(Self::open_as(paths, &key).await?);
+        all.push((key, d.clone()));
+        Ok(d)
+    }
+
+    /// [`QemuDriver::open`] answering `connect_get_uri` with `uri`.
+    pub async fn open_as(paths: DriverPaths, uri: &str) -> Result<QemuDriver> {
         for d in [&paths.config, &paths.run, &paths.log] {
             std::fs::create_dir_all(d).map_err(|e| io_err("create directory", d, e))?;
         }
@@ -371,6 +398,7 @@ impl QemuDriver {
             doms: Mutex::new(Vec::new()),
             next_id: Mutex::new(1),
             events,
+            uri: uri.to_string(),
             closing,
         });
         let drv = QemuDriver { inner };
@@ -915,6 +943,11 @@ impl Monitor {
             QmpEv::Resume => {
                 let changed = {
                     let mut s = lock(&self.dom.st);
+                    // The `cont` that ends a reboot: the domain never stopped running.
+                    if let Some(l) = s.live.as_mut().filter(|l| l.fake_reboot) {
+                        l.fake_reboot = false;
+                        return;
+                    }
                     if s.state == st::PAUSED {
                         s.state = st::RUNNING;
                         s.reason = reason::RUNNING_UNPAUSED;
@@ -977,9 +1010,8 @@ impl Monitor {
                 QMP_TIMEOUT,
             )
             .await;
-        if let Some(l) = lock(&self.dom.st).live.as_mut() {
-            l.fake_reboot = false;
-        }
+        // fake_reboot stays set until the RESUME this `cont` causes, so the STOP that QEMU
+        // reports after SHUTDOWN is not taken for a suspend.
         let _ = q.execute("cont", None, QMP_TIMEOUT).await;
     }
 
@@ -1058,6 +1090,46 @@ fn matches_filter(s: &DomState, f: u32) -> bool {
 impl rvirt::Driver for QemuDriver {
     async fn connect_get_type(&self) -> Result<String> {
         Ok("QEMU".into())
+    }
+
+    async fn connect_get_uri(&self) -> Result<String> {
+        Ok(self.inner.uri.clone())
+    }
+
+    async fn connect_get_hostname(&self) -> Result<String> {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if r != 0 {
+            return Err(Error::new(
+                code::SYSTEM_ERROR,
+                errdom::NONE,
+                format!(
+                    "failed to determine host name: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ));
+        }
+        let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    async fn connect_get_version(&self) -> Result<u64> {
+        let caps = self.default_caps().await?;
+        Ok(caps.version_number())
+    }
+
+    async fn connect_get_capabilities(&self) -> Result<String> {
+        let mut guests = Vec::new();
+        for b in caps::find_binaries() {
+            if let Ok(c) = self.inner.caps.get(&b).await {
+                guests.push(c);
+            }
+        }
+        let host = tokio::task::spawn_blocking(crate::host::HostInfo::probe)
+            .await
+            .map_err(|e| Error::new(code::INTERNAL_ERROR, errdom::QEMU, e.to_string()))?;
+        Ok(crate::capabilities_xml::capabilities(&host, &guests))
     }
 
     async fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
@@ -1444,6 +1516,18 @@ impl rvirt::Driver for QemuDriver {
 }
 
 impl QemuDriver {
+    async fn default_caps(&self) -> Result<Arc<caps::QemuCaps>> {
+        let bin = caps::find_in_path("qemu-system-x86_64").ok_or_else(|| {
+            Error::new(
+                code::INTERNAL_ERROR,
+                errdom::QEMU,
+                "Cannot find QEMU binary qemu-system-x86_64: No such file or directory \
+                 (scripts/install-qemu.sh installs it)",
+            )
+        })?;
+        self.inner.caps.get(&bin).await.map_err(Error::from)
+    }
+
     /// The log file of domain `name` (QEMU's stdout/stderr and the command line it ran).
     pub fn log_file(&self, name: &str) -> PathBuf {
         self.inner.paths.log.join(format!("{name}.log"))

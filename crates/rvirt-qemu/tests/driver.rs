@@ -465,3 +465,60 @@ async fn four_concurrent_guests_while_list_stays_fast() {
         drv.domain_undefine(d, 0).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reboot_is_acpi_then_reset_and_connect_queries() {
+    let Some(s) = setup("reboot_is_acpi_then_reset_and_connect_queries") else {
+        return;
+    };
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    assert_eq!(drv.connect_get_type().await.unwrap(), "QEMU");
+    assert_eq!(drv.connect_get_uri().await.unwrap(), "qemu:///session");
+    assert!(drv.connect_get_version().await.unwrap() >= 8_000_000);
+    let caps = drv.connect_get_capabilities().await.unwrap();
+    assert!(caps.contains("<domain type='qemu'"), "{caps}");
+
+    let mut ev = drv.subscribe().unwrap();
+    let disk = s.raw_disk("rb");
+    let dom = drv
+        .domain_define_xml(&s.xml("rb", &disk, "raw"), 0)
+        .await
+        .unwrap();
+    let dom = drv.domain_create(&dom, 0).await.unwrap();
+    let _g = guard(&drv, &dom);
+    let serial = s.serial("rb");
+    wait_for_line_async(&serial, MARKER, BOOT_TIMEOUT).await;
+    drv.domain_reboot(&dom, 0).await.unwrap();
+    // The guest powers off by ACPI, QEMU pauses instead of exiting, and is reset: it boots again
+    // in the same process and the domain never leaves "running".
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&serial).unwrap_or_default();
+        if text.matches(MARKER).count() >= 2 {
+            break;
+        }
+        assert!(t0.elapsed() < BOOT_TIMEOUT, "no second boot:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap().0, 1);
+    // Reset: immediate, also a reboot event.
+    drv.domain_reset(&dom, 0).await.unwrap();
+    let mut reboots = 0;
+    let t0 = Instant::now();
+    while reboots < 2 {
+        let left = Duration::from_secs(10).saturating_sub(t0.elapsed());
+        match tokio::time::timeout(left, ev.recv()).await {
+            Ok(Ok(Event::DomainReboot { dom })) if dom.name == "rb" => reboots += 1,
+            Ok(Ok(Event::DomainLifecycle { dom, event, .. })) if dom.name == "rb" => {
+                assert!(
+                    [lifecycle::DEFINED, lifecycle::STARTED].contains(&event),
+                    "unexpected lifecycle event {event} during reboot"
+                );
+            }
+            Ok(_) => {}
+            Err(_) => panic!("{reboots} reboot events"),
+        }
+    }
+    drv.domain_destroy(&dom, 0).await.unwrap();
+    drv.domain_undefine(&dom, 0).await.unwrap();
+}
