@@ -166,3 +166,108 @@ fn every_input_is_tested() {
     }
     assert!(n >= 40, "only {n} golden inputs");
 }
+
+/// Every TCG golden command line is accepted by the installed QEMU: started (with `-S`, so no
+/// guest code runs), it is still running after a moment instead of exiting with an argument
+/// error. Host paths the inputs name are redirected into a scratch directory first; inputs whose
+/// firmware is not installed are skipped.
+#[test]
+fn tcg_command_lines_are_accepted_by_qemu() {
+    let Some(qemu) = common::qemu_or_skip("tcg_command_lines_are_accepted_by_qemu") else {
+        return;
+    };
+    let guest = common::test_guest();
+    let scratch = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/argv");
+    let dir = images().display().to_string();
+    let mut cases = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "args"))
+        .collect();
+    names.sort();
+    for args_file in names {
+        let name = args_file.file_stem().unwrap().to_str().unwrap().to_string();
+        let xml = std::fs::read_to_string(data.join(format!("{name}.xml")))
+            .unwrap()
+            .replace("@DIR@", &dir);
+        let mut def = rvirt_xml::domain::parse(&xml).unwrap();
+        if def.virt_type != rvirt_xml::domain::VirtType::Qemu {
+            continue;
+        }
+        if let Some(l) = &def.os.loader {
+            if l.path.as_ref().is_some_and(|p| !Path::new(p).exists()) {
+                eprintln!("skip {name}: firmware {:?} not installed", l.path);
+                continue;
+            }
+        }
+        if def.os.kernel.is_some() {
+            def.os.kernel = Some(guest.kernel.display().to_string());
+            def.os.initrd = Some(guest.initrd.display().to_string());
+        }
+        for (i, c) in def.devices.serials.iter_mut().enumerate() {
+            if c.source.path.is_some() {
+                let p = scratch.path().join(format!("{name}-{i}"));
+                c.source.path = Some(p.display().to_string());
+                c.source.listen = true;
+            }
+            if c.source.logfile.is_some() {
+                let p = scratch.path().join(format!("{name}-{i}.log"));
+                c.source.logfile = Some(p.display().to_string());
+            }
+            if c.source.service.is_some() {
+                c.source.service = Some("0".into());
+            }
+        }
+        let chains = rvirt_qemu::argv::resolve_disks(&def).unwrap();
+        let cmd = rvirt_qemu::argv::build(&def, &chains, &Default::default()).unwrap();
+        cases.push((name, cmd.args));
+    }
+    assert!(cases.len() >= 40, "only {} TCG cases", cases.len());
+    // One at a time (the cases share image files, which QEMU locks); a QMP greeting on an
+    // extra monitor means QEMU got past its whole command line into the main loop.
+    for (name, args) in &cases {
+        let sock = scratch.path().join("qmp.sock");
+        let _ = std::fs::remove_file(&sock);
+        let mut child = std::process::Command::new(&qemu)
+            .args(args)
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .current_dir(scratch.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _guard = common::KillOnDrop::new(child.id() as i32);
+        let t0 = std::time::Instant::now();
+        let greeted = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("{name}: QEMU exited ({status}): {err}");
+            }
+            if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
+                use std::io::BufRead;
+                let mut line = String::new();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                    .unwrap();
+                let _ = std::io::BufReader::new(s).read_line(&mut line);
+                break line.contains("QMP");
+            }
+            assert!(t0.elapsed().as_secs() < 30, "{name}: no QMP socket");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(greeted, "{name}: no QMP greeting");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
