@@ -188,7 +188,9 @@ struct DomState {
 
 struct Dom {
     uuid: [u8; 16],
-    job: tokio::sync::Mutex<&'static str>,
+    /// The job lock; the name of the call holding it is kept beside it for the timeout message.
+    job: tokio::sync::Mutex<()>,
+    job_owner: Mutex<&'static str>,
     st: Mutex<DomState>,
 }
 
@@ -387,10 +389,20 @@ impl QemuDriver {
 
     /// [`QemuDriver::open`] answering `connect_get_uri` with `uri`.
     pub async fn open_as(paths: DriverPaths, uri: &str) -> Result<QemuDriver> {
+        Self::open_with(paths, uri, None).await
+    }
+
+    /// [`QemuDriver::open_as`] raising its events on `events` (a host's shared channel, as
+    /// rvirtd's composite host driver has) instead of a channel of its own.
+    pub async fn open_with(
+        paths: DriverPaths,
+        uri: &str,
+        events: Option<broadcast::Sender<Event>>,
+    ) -> Result<QemuDriver> {
         for d in [&paths.config, &paths.run, &paths.log] {
             std::fs::create_dir_all(d).map_err(|e| io_err("create directory", d, e))?;
         }
-        let (events, _) = broadcast::channel(1024);
+        let events = events.unwrap_or_else(|| broadcast::channel(1024).0);
         let (closing, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             caps: CapsCache::new(paths.cache.clone()),
@@ -432,7 +444,8 @@ impl QemuDriver {
             let autostart = p.autostart_link(&def.name).exists();
             doms.push(Arc::new(Dom {
                 uuid: def.uuid,
-                job: tokio::sync::Mutex::new("none"),
+                job: tokio::sync::Mutex::new(()),
+                job_owner: Mutex::new("none"),
                 st: Mutex::new(DomState {
                     def,
                     persistent: true,
@@ -479,15 +492,20 @@ impl QemuDriver {
                     .and_then(|v| v.parse().ok())
             })
             .unwrap_or(0);
-        let live_def = parse_def(&xml)?;
+        let mut live_def = parse_def(&xml)?;
+        live_def.id = Some(id);
         let dom = match self.find_uuid(&live_def.uuid) {
             Some(d) => d,
             None => {
                 let d = Arc::new(Dom {
                     uuid: live_def.uuid,
-                    job: tokio::sync::Mutex::new("none"),
+                    job: tokio::sync::Mutex::new(()),
+                    job_owner: Mutex::new("none"),
                     st: Mutex::new(DomState {
-                        def: live_def.clone(),
+                        def: DomainDef {
+                            id: None,
+                            ..live_def.clone()
+                        },
                         persistent: false,
                         autostart: false,
                         state: st::SHUTOFF,
@@ -581,14 +599,14 @@ impl QemuDriver {
         &self,
         d: &'a Dom,
         name: &'static str,
-    ) -> Result<tokio::sync::MutexGuard<'a, &'static str>> {
+    ) -> Result<tokio::sync::MutexGuard<'a, ()>> {
         match tokio::time::timeout(JOB_WAIT, d.job.lock()).await {
-            Ok(mut g) => {
-                *g = name;
+            Ok(g) => {
+                *lock(&d.job_owner) = name;
                 Ok(g)
             }
             Err(_) => {
-                let holder = d.job.try_lock().map(|g| *g).unwrap_or("another call");
+                let holder = *lock(&d.job_owner);
                 Err(Error::new(
                     code::OPERATION_TIMEOUT,
                     errdom::QEMU,
@@ -600,6 +618,12 @@ impl QemuDriver {
 
     /// Starts an inactive domain (the caller holds its job).
     async fn start(&self, d: &Arc<Dom>, flags: u32) -> Result<()> {
+        self.start_def(d, flags, None).await
+    }
+
+    /// Starts an inactive domain with `def` as its live definition (its own definition when
+    /// `None`).
+    async fn start_def(&self, d: &Arc<Dom>, flags: u32, def: Option<DomainDef>) -> Result<()> {
         let def = {
             let s = lock(&d.st);
             if s.live.is_some() {
@@ -609,7 +633,7 @@ impl QemuDriver {
                     "domain is already running",
                 ));
             }
-            s.def.clone()
+            def.unwrap_or_else(|| s.def.clone())
         };
         // The founding disk rule: every chain resolved before anything is spawned.
         let chains = {
@@ -779,8 +803,15 @@ impl QemuDriver {
             .map_err(|e| io_err("write configuration file", &path, e))
     }
 
-    /// Adds or replaces a definition (`virDomainObjListAdd`'s rules).
-    fn add_def(&self, def: DomainDef, persistent: bool) -> Result<(Arc<Dom>, bool)> {
+    /// Adds or replaces a definition (`virDomainObjListAdd`'s rules). Returns the domain and, when
+    /// it existed, its previous definition and persistence (for a rollback). Starting a transient
+    /// definition over an inactive persistent domain leaves the persistent definition alone.
+    #[allow(clippy::type_complexity)]
+    fn add_def(
+        &self,
+        def: DomainDef,
+        persistent: bool,
+    ) -> Result<(Arc<Dom>, Option<(DomainDef, bool)>)> {
         let mut doms = lock(&self.inner.doms);
         if let Some(d) = doms.iter().find(|d| d.uuid == def.uuid).cloned() {
             let mut s = lock(&d.st);
@@ -811,12 +842,13 @@ impl QemuDriver {
                     ));
                 }
             }
-            s.def = def;
+            let old = (s.def.clone(), s.persistent);
             if persistent {
+                s.def = def;
                 s.persistent = true;
             }
             drop(s);
-            return Ok((d, true));
+            return Ok((d, Some(old)));
         }
         if let Some(d) = doms.iter().find(|d| lock(&d.st).def.name == def.name) {
             return Err(Error::new(
@@ -831,7 +863,8 @@ impl QemuDriver {
         }
         let d = Arc::new(Dom {
             uuid: def.uuid,
-            job: tokio::sync::Mutex::new("none"),
+            job: tokio::sync::Mutex::new(()),
+            job_owner: Mutex::new("none"),
             st: Mutex::new(DomState {
                 def,
                 persistent,
@@ -843,7 +876,7 @@ impl QemuDriver {
             }),
         });
         doms.push(d.clone());
-        Ok((d, false))
+        Ok((d, None))
     }
 
     fn remove(&self, d: &Arc<Dom>) {
@@ -888,14 +921,7 @@ impl Monitor {
     }
 
     fn save_status(&self) {
-        let s = lock(&self.dom.st);
-        if let Some(l) = &s.live {
-            let mut rec = l.proc.status();
-            rec.state = state_name(s.state).into();
-            rec.reason = s.reason.to_string();
-            rec.domain_xml = Some(xdom::format(&l.def, FormatOpts::default()));
-            let _ = rec.save(&self.inner.paths.status_file(&s.def.name));
-        }
+        save_status(&self.inner.paths, &self.dom);
     }
 
     async fn run(self, mut events: EventReceiver, done: watch::Sender<bool>) {
@@ -1044,6 +1070,20 @@ impl Monitor {
             event: lifecycle::STOPPED,
             detail: det,
         });
+    }
+}
+
+/// Rewrites a running domain's live status file with its current state.
+fn save_status(paths: &DriverPaths, dom: &Dom) {
+    let s = lock(&dom.st);
+    if let Some(l) = &s.live {
+        let mut rec = l.proc.status();
+        rec.state = state_name(s.state).into();
+        rec.reason = s.reason.to_string();
+        rec.domain_xml = Some(xdom::format(&l.def, FormatOpts::default()));
+        if let Err(e) = rec.save(&paths.status_file(&s.def.name)) {
+            eprintln!("rvirt-qemu: {e}");
+        }
     }
 }
 
@@ -1215,8 +1255,19 @@ impl rvirt::Driver for QemuDriver {
     async fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
         check_flags(flags, flag::DEFINE_VALIDATE, "qemuDomainDefineXMLFlags")?;
         let def = parse_def(xml)?;
-        self.save_config(&def)?;
-        let (d, replaced) = self.add_def(def, true)?;
+        let (d, old) = self.add_def(def.clone(), true)?;
+        if let Err(e) = self.save_config(&def) {
+            match old {
+                Some((old_def, was_persistent)) => {
+                    let mut s = lock(&d.st);
+                    s.def = old_def;
+                    s.persistent = was_persistent;
+                }
+                None => self.remove(&d),
+            }
+            return Err(e);
+        }
+        let replaced = old.is_some();
         let me = d.identity();
         self.emit(
             me.clone(),
@@ -1288,9 +1339,9 @@ impl rvirt::Driver for QemuDriver {
             "qemuDomainCreateXML",
         )?;
         let def = parse_def(xml)?;
-        let (d, _) = self.add_def(def, false)?;
+        let (d, _) = self.add_def(def.clone(), false)?;
         let _job = self.job(&d, "create").await?;
-        if let Err(e) = self.start(&d, flags).await {
+        if let Err(e) = self.start_def(&d, flags, Some(def)).await {
             if !lock(&d.st).persistent {
                 self.remove(&d);
             }
@@ -1358,6 +1409,7 @@ impl rvirt::Driver for QemuDriver {
                 false
             }
         };
+        save_status(&self.inner.paths, &d);
         if changed {
             self.emit(d.identity(), lifecycle::SUSPENDED, detail::SUSPENDED_PAUSED);
         }
@@ -1378,6 +1430,7 @@ impl rvirt::Driver for QemuDriver {
                 false
             }
         };
+        save_status(&self.inner.paths, &d);
         if changed {
             self.emit(d.identity(), lifecycle::RESUMED, detail::RESUMED_UNPAUSED);
         }

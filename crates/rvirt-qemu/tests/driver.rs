@@ -347,9 +347,11 @@ async fn new_driver_reattaches_to_running_guests() {
     let mut names: Vec<_> = running.iter().map(|d| d.name.clone()).collect();
     names.sort();
     assert_eq!(names, ["ra", "rb"]);
-    for (d, p) in running.iter().zip(&pids) {
+    for d in &running {
         assert!(d.id > 0);
-        let _ = p;
+        let live = drv.domain_get_xml_desc(d, 0).await.unwrap();
+        assert!(live.contains(&format!("id='{}'", d.id)), "{live}");
+        assert_eq!(drv.domain_get_state(d, 0).await.unwrap(), (1, 1));
     }
     let mut ev = drv.subscribe().unwrap();
     let ra = drv.domain_lookup_by_name("ra").await.unwrap();
@@ -521,4 +523,52 @@ async fn reboot_is_acpi_then_reset_and_connect_queries() {
     }
     drv.domain_destroy(&dom, 0).await.unwrap();
     drv.domain_undefine(&dom, 0).await.unwrap();
+}
+
+#[tokio::test]
+async fn define_conflicts_leave_existing_config_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let drv = QemuDriver::open(paths(dir.path())).await.unwrap();
+    let xml = |uuid: &str| {
+        format!(
+            "<domain type='qemu'><name>same</name><uuid>{uuid}</uuid>\
+             <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"
+        )
+    };
+    let a = drv
+        .domain_define_xml(&xml("11111111-2222-3333-4444-555555555555"), 0)
+        .await
+        .unwrap();
+    let err = drv
+        .domain_define_xml(&xml("99999999-2222-3333-4444-555555555555"), 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "operation failed: domain 'same' already exists with uuid \
+         11111111-2222-3333-4444-555555555555"
+    );
+    let cfg = std::fs::read_to_string(dir.path().join("config/same.xml")).unwrap();
+    assert!(
+        cfg.contains("11111111-2222-3333-4444-555555555555"),
+        "{cfg}"
+    );
+    // QEMU defaults were applied on define.
+    assert!(cfg.contains("machine='pc'"), "{cfg}");
+    assert!(cfg.contains("<memballoon model='virtio'"), "{cfg}");
+    // Autostart is a symlink in autostart/, and a new driver reads it back.
+    drv.domain_set_autostart(&a, true).await.unwrap();
+    assert!(dir.path().join("config/autostart/same.xml").is_symlink());
+    let err = drv.domain_suspend(&a).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        "Requested operation is not valid: domain is not running"
+    );
+    drv.domain_set_autostart(&a, false).await.unwrap();
+    drop(drv);
+    let drv = QemuDriver::open(paths(dir.path())).await.unwrap();
+    let a = drv.domain_lookup_by_name("same").await.unwrap();
+    assert!(!drv.domain_get_autostart(&a).await.unwrap());
+    drv.domain_undefine(&a, 0).await.unwrap();
+    assert!(!dir.path().join("config/same.xml").exists());
 }
