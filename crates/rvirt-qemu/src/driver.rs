@@ -221,9 +221,20 @@ struct Inner {
     caps: CapsCache,
     /// `connect_get_uri`.
     uri: String,
+    /// QMP command timeout and job-lock wait ([`QMP_TIMEOUT`], [`JOB_WAIT`] unless changed).
+    timeouts: Mutex<(Duration, Duration)>,
     /// `true` once the driver is dropped: monitor tasks stop without touching anything, leaving
     /// QEMU running for the next driver to re-attach to.
     closing: watch::Sender<bool>,
+}
+
+impl Inner {
+    fn qmp_timeout(&self) -> Duration {
+        lock(&self.timeouts).0
+    }
+    fn job_wait(&self) -> Duration {
+        lock(&self.timeouts).1
+    }
 }
 
 /// The QEMU driver. Dropping it leaves running guests running.
@@ -411,6 +422,7 @@ impl QemuDriver {
             next_id: Mutex::new(1),
             events,
             uri: uri.to_string(),
+            timeouts: Mutex::new((QMP_TIMEOUT, JOB_WAIT)),
             closing,
         });
         let drv = QemuDriver { inner };
@@ -518,7 +530,7 @@ impl QemuDriver {
                 d
             }
         };
-        match QemuProcess::attach(&live_def.name, &status, QMP_TIMEOUT).await {
+        match QemuProcess::attach(&live_def.name, &status, self.inner.qmp_timeout()).await {
             Ok((proc, events)) => {
                 {
                     let mut n = lock(&self.inner.next_id);
@@ -527,7 +539,11 @@ impl QemuDriver {
                 let state = state_from_name(&status.state);
                 let why = status.reason.parse().unwrap_or(reason::UNKNOWN);
                 // QEMU may have changed state while nobody listened.
-                let actual = match proc.qmp().execute("query-status", None, QMP_TIMEOUT).await {
+                let actual = match proc
+                    .qmp()
+                    .execute("query-status", None, self.inner.qmp_timeout())
+                    .await
+                {
                     Ok(v) if v["running"].as_bool() == Some(true) => Some(st::RUNNING),
                     Ok(v) if v["status"].as_str() == Some("paused") => Some(st::PAUSED),
                     _ => None,
@@ -600,7 +616,7 @@ impl QemuDriver {
         d: &'a Dom,
         name: &'static str,
     ) -> Result<tokio::sync::MutexGuard<'a, ()>> {
-        match tokio::time::timeout(JOB_WAIT, d.job.lock()).await {
+        match tokio::time::timeout(self.inner.job_wait(), d.job.lock()).await {
             Ok(g) => {
                 *lock(&d.job_owner) = name;
                 Ok(g)
@@ -701,7 +717,7 @@ impl QemuDriver {
             write_status(st::PAUSED, reason::UNKNOWN)?;
             if !paused {
                 proc.qmp()
-                    .execute("cont", None, QMP_TIMEOUT)
+                    .execute("cont", None, self.inner.qmp_timeout())
                     .await
                     .map_err(Error::from)?;
             }
@@ -775,7 +791,7 @@ impl QemuDriver {
     async fn qmp(&self, d: &Dom, cmd: &str, args: Option<serde_json::Value>) -> Result<()> {
         let proc = self.live_proc(d)?;
         proc.qmp()
-            .execute(cmd, args, QMP_TIMEOUT)
+            .execute(cmd, args, self.inner.qmp_timeout())
             .await
             .map(|_| ())
             .map_err(Error::from)
@@ -1028,17 +1044,19 @@ impl Monitor {
     /// The guest powered off for a reboot: reset it, restore the shutdown action, resume.
     async fn finish_reboot(&self) {
         let q = self.proc.qmp();
-        let _ = q.execute("system_reset", None, QMP_TIMEOUT).await;
+        let _ = q
+            .execute("system_reset", None, self.inner.qmp_timeout())
+            .await;
         let _ = q
             .execute(
                 "set-action",
                 Some(json!({"shutdown": "poweroff"})),
-                QMP_TIMEOUT,
+                self.inner.qmp_timeout(),
             )
             .await;
         // fake_reboot stays set until the RESUME this `cont` causes, so the STOP that QEMU
         // reports after SHUTDOWN is not taken for a suspend.
-        let _ = q.execute("cont", None, QMP_TIMEOUT).await;
+        let _ = q.execute("cont", None, self.inner.qmp_timeout()).await;
     }
 
     /// The process exited: shut off with the reason its end implies.
@@ -1376,7 +1394,7 @@ impl rvirt::Driver for QemuDriver {
             .execute(
                 "set-action",
                 Some(json!({"shutdown": "pause"})),
-                QMP_TIMEOUT,
+                self.inner.qmp_timeout(),
             )
             .await?;
         if let Some(l) = lock(&d.st).live.as_mut() {
@@ -1569,6 +1587,11 @@ impl rvirt::Driver for QemuDriver {
 }
 
 impl QemuDriver {
+    /// Changes the QMP command timeout and the job-lock wait (tests use short ones).
+    pub fn set_timeouts(&self, qmp: Duration, job_wait: Duration) {
+        *lock(&self.inner.timeouts) = (qmp, job_wait);
+    }
+
     async fn default_caps(&self) -> Result<Arc<caps::QemuCaps>> {
         let bin = caps::find_in_path("qemu-system-x86_64").ok_or_else(|| {
             Error::new(

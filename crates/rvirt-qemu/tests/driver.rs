@@ -572,3 +572,68 @@ async fn define_conflicts_leave_existing_config_alone() {
     drv.domain_undefine(&a, 0).await.unwrap();
     assert!(!dir.path().join("config/same.xml").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_qemu_blocks_neither_list_nor_other_domains() {
+    let Some(s) = setup("hung_qemu_blocks_neither_list_nor_other_domains") else {
+        return;
+    };
+    let drv = std::sync::Arc::new(QemuDriver::open(paths(s.root())).await.unwrap());
+    drv.set_timeouts(Duration::from_secs(2), Duration::from_secs(1));
+    let mut doms = Vec::new();
+    let mut guards = Vec::new();
+    for n in ["hung", "fine"] {
+        let disk = s.raw_disk(n);
+        let d = drv
+            .domain_define_xml(&s.xml(n, &disk, "raw"), 0)
+            .await
+            .unwrap();
+        let d = drv.domain_create(&d, 0).await.unwrap();
+        guards.push(guard(&drv, &d));
+        doms.push(d);
+    }
+    let (hung, fine) = (&doms[0], &doms[1]);
+    let pid = drv.pid(hung).unwrap();
+    // SAFETY: SIGSTOP to the QEMU this test started (its guard holds pid + start time).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+
+    // A call on the hung domain times out, holding its job meanwhile...
+    let d2 = drv.clone();
+    let h2 = hung.clone();
+    let t0 = Instant::now();
+    let suspend = tokio::spawn(async move { d2.domain_suspend(&h2).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...a second modifying call on it gives up waiting for the job...
+    let err = drv.domain_resume(hung).await.unwrap_err();
+    assert_eq!(err.code, rvirt::error::code::OPERATION_TIMEOUT);
+    assert_eq!(
+        err.message,
+        "Timed out during operation: cannot acquire state change lock (held by suspend)"
+    );
+    // ...while list, queries and the other domain answer at once.
+    let t = Instant::now();
+    assert_eq!(drv.list_all_domains(0).await.unwrap().len(), 2);
+    assert_eq!(drv.domain_get_state(hung, 0).await.unwrap(), (1, 1));
+    drv.domain_suspend(fine).await.unwrap();
+    drv.domain_resume(fine).await.unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    let err = suspend.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.code,
+        rvirt::error::code::OPERATION_TIMEOUT,
+        "{}",
+        err.message
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // Destroy does not need QMP: the stopped process is killed.
+    drv.domain_destroy(hung, 0).await.unwrap();
+    assert_eq!(drv.domain_get_state(hung, 0).await.unwrap(), (5, 2));
+    drv.domain_destroy(fine, 0).await.unwrap();
+    for d in &doms {
+        drv.domain_undefine(d, 0).await.unwrap();
+    }
+}
