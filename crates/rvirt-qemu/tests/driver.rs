@@ -637,3 +637,27 @@ async fn hung_qemu_blocks_neither_list_nor_other_domains() {
         drv.domain_undefine(d, 0).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autostart_domains_start_when_the_driver_opens() {
+    let Some(s) = setup("autostart_domains_start_when_the_driver_opens") else {
+        return;
+    };
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let disk = s.raw_disk("auto");
+    let dom = drv
+        .domain_define_xml(&s.xml("auto", &disk, "raw"), 0)
+        .await
+        .unwrap();
+    drv.domain_set_autostart(&dom, true).await.unwrap();
+    drop(drv);
+    let drv = QemuDriver::open(paths(s.root())).await.unwrap();
+    let dom = drv.domain_lookup_by_name("auto").await.unwrap();
+    let _g = guard(&drv, &dom);
+    assert!(dom.id > 0, "autostarted");
+    assert_eq!(drv.domain_get_state(&dom, 0).await.unwrap(), (1, 1));
+    assert!(drv.domain_get_autostart(&dom).await.unwrap());
+    drv.domain_destroy(&dom, 0).await.unwrap();
+    drv.domain_undefine(&dom, 0).await.unwrap();
+    assert!(!s.root().join("config/autostart/auto.xml").exists());
+}
