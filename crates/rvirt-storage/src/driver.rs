@@ -247,6 +247,22 @@ fn vol_of(pools: &[PoolObj], v: &VolRef) -> Result<(usize, usize)> {
     Ok((i, j))
 }
 
+/// `storageVolLookupByPath` over the running pools.
+fn vol_by_path(pools: &[PoolObj], path: &str) -> Result<VolRef> {
+    let clean = sanitize_path(path);
+    for p in pools.iter().filter(|p| p.active) {
+        if let Some(v) = p.vols.iter().find(|v| v.vol.path() == clean) {
+            return Ok(p.vol_ref(v));
+        }
+    }
+    let detail = if clean == path {
+        format!("no storage vol with matching path '{path}'")
+    } else {
+        format!("no storage vol with matching path '{path}' ({clean})")
+    };
+    Err(Error::new(code::NO_STORAGE_VOL, errdom::STORAGE, detail))
+}
+
 fn single_host_match(a: &PoolDef, b: &PoolDef) -> bool {
     let (pa, pb) = (&a.source.hosts, &b.source.hosts);
     if pa.len() != 1 && pb.len() != 1 {
@@ -629,17 +645,19 @@ impl StorageDriver {
             })?
     }
 
-    // ---- pools ----
-
-    fn list_all_pools_sync(&self, flags: u32) -> Result<Vec<PoolRef>> {
-        check_flags(flags, LIST_FILTERS_ALL, "storageConnectListAllStoragePools")?;
-        Ok(self
-            .lock()
-            .iter()
-            .filter(|p| matches(p, flags))
-            .map(PoolObj::identity)
-            .collect())
+    /// Runs a short look at the pools: directly when the lock is free, else on a blocking
+    /// thread, so an async worker never waits for a long pool operation.
+    async fn quick<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<PoolObj>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if let Ok(mut pools) = self.inner.pools.try_lock() {
+            return f(&mut pools);
+        }
+        self.blocking(move |d| f(&mut d.lock())).await
     }
+
+    // ---- pools ----
 
     fn pool_create_xml_sync(&self, xml: &str, flags: u32) -> Result<PoolRef> {
         check_flags(
@@ -942,22 +960,6 @@ impl StorageDriver {
     }
 
     // ---- volumes ----
-
-    fn vol_lookup_by_path_sync(&self, path: &str) -> Result<VolRef> {
-        let clean = sanitize_path(path);
-        let pools = self.lock();
-        for p in pools.iter().filter(|p| p.active) {
-            if let Some(v) = p.vols.iter().find(|v| v.vol.path() == clean) {
-                return Ok(p.vol_ref(v));
-            }
-        }
-        let detail = if clean == path {
-            format!("no storage vol with matching path '{path}'")
-        } else {
-            format!("no storage vol with matching path '{path}' ({clean})")
-        };
-        Err(Error::new(code::NO_STORAGE_VOL, errdom::STORAGE, detail))
-    }
 
     fn vol_create_xml_sync(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
         check_flags(
@@ -1317,19 +1319,30 @@ macro_rules! blocking {
 #[async_trait]
 impl Driver for StorageDriver {
     async fn list_all_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
-        self.list_all_pools_sync(flags)
+        check_flags(flags, LIST_FILTERS_ALL, "storageConnectListAllStoragePools")?;
+        self.quick(move |pools| {
+            Ok(pools
+                .iter()
+                .filter(|p| matches(p, flags))
+                .map(PoolObj::identity)
+                .collect())
+        })
+        .await
     }
     async fn pool_lookup_by_name(&self, name: &str) -> Result<PoolRef> {
-        let pools = self.lock();
-        Ok(pools[by_name(&pools, name)?].identity())
+        let name = name.to_owned();
+        self.quick(move |pools| Ok(pools[by_name(pools, &name)?].identity()))
+            .await
     }
     async fn pool_lookup_by_uuid(&self, uuid: &Uuid) -> Result<PoolRef> {
-        let pools = self.lock();
-        Ok(pools[by_uuid(&pools, uuid, None)?].identity())
+        let uuid = *uuid;
+        self.quick(move |pools| Ok(pools[by_uuid(pools, &uuid, None)?].identity()))
+            .await
     }
     async fn pool_lookup_by_volume(&self, vol: &VolRef) -> Result<PoolRef> {
-        let pools = self.lock();
-        Ok(pools[by_name(&pools, &vol.pool)?].identity())
+        let name = vol.pool.clone();
+        self.quick(move |pools| Ok(pools[by_name(pools, &name)?].identity()))
+            .await
     }
     async fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
         blocking!(self, |d| d.pool_define_xml_sync(xml, flags), xml)
@@ -1356,90 +1369,112 @@ impl Driver for StorageDriver {
         blocking!(self, |d| d.pool_refresh_sync(pool, flags), pool)
     }
     async fn pool_get_info(&self, pool: &PoolRef) -> Result<PoolInfo> {
-        let pools = self.lock();
-        let p = &pools[from_ref(&pools, pool)?];
-        p.backend()?;
-        Ok(PoolInfo {
-            state: if p.active {
-                pool_state::RUNNING
-            } else {
-                pool_state::INACTIVE
-            },
-            capacity: p.def.capacity,
-            allocation: p.def.allocation,
-            available: p.def.available,
+        let pool = pool.clone();
+        self.quick(move |pools| {
+            let p = &pools[from_ref(pools, &pool)?];
+            p.backend()?;
+            Ok(PoolInfo {
+                state: if p.active {
+                    pool_state::RUNNING
+                } else {
+                    pool_state::INACTIVE
+                },
+                capacity: p.def.capacity,
+                allocation: p.def.allocation,
+                available: p.def.available,
+            })
         })
+        .await
     }
     async fn pool_get_xml_desc(&self, pool: &PoolRef, flags: u32) -> Result<String> {
         check_flags(flags, XML_INACTIVE, "storagePoolGetXMLDesc")?;
-        let pools = self.lock();
-        let p = &pools[from_ref(&pools, pool)?];
-        let def = match (&p.new_def, flags & XML_INACTIVE != 0) {
-            (Some(n), true) => n,
-            _ => &p.def,
-        };
-        Ok(def.format())
+        let pool = pool.clone();
+        self.quick(move |pools| {
+            let p = &pools[from_ref(pools, &pool)?];
+            let def = match (&p.new_def, flags & XML_INACTIVE != 0) {
+                (Some(n), true) => n,
+                _ => &p.def,
+            };
+            Ok(def.format())
+        })
+        .await
     }
     async fn pool_get_autostart(&self, pool: &PoolRef) -> Result<bool> {
-        let pools = self.lock();
-        Ok(pools[from_ref(&pools, pool)?].is_autostart())
+        let pool = pool.clone();
+        self.quick(move |pools| Ok(pools[from_ref(pools, &pool)?].is_autostart()))
+            .await
     }
     async fn pool_set_autostart(&self, pool: &PoolRef, autostart: bool) -> Result<()> {
         blocking!(self, |d| d.pool_set_autostart_sync(pool, autostart), pool)
     }
     async fn pool_is_active(&self, pool: &PoolRef) -> Result<bool> {
-        let pools = self.lock();
-        Ok(pools[from_ref(&pools, pool)?].active)
+        let pool = pool.clone();
+        self.quick(move |pools| Ok(pools[from_ref(pools, &pool)?].active))
+            .await
     }
     async fn pool_is_persistent(&self, pool: &PoolRef) -> Result<bool> {
-        let pools = self.lock();
-        Ok(pools[from_ref(&pools, pool)?].config_file.is_some())
+        let pool = pool.clone();
+        self.quick(move |pools| Ok(pools[from_ref(pools, &pool)?].config_file.is_some()))
+            .await
     }
     async fn pool_list_all_volumes(&self, pool: &PoolRef, flags: u32) -> Result<Vec<VolRef>> {
         check_flags(flags, 0, "storagePoolListAllVolumes")?;
-        let pools = self.lock();
-        let p = &pools[from_ref(&pools, pool)?];
-        if !p.active {
-            return Err(not_active(&p.def.name));
-        }
-        Ok(p.vols.iter().map(|v| p.vol_ref(v)).collect())
+        let pool = pool.clone();
+        self.quick(move |pools| {
+            let p = &pools[from_ref(pools, &pool)?];
+            if !p.active {
+                return Err(not_active(&p.def.name));
+            }
+            Ok(p.vols.iter().map(|v| p.vol_ref(v)).collect())
+        })
+        .await
     }
     async fn pool_num_of_volumes(&self, pool: &PoolRef) -> Result<i32> {
-        let pools = self.lock();
-        let p = &pools[from_ref(&pools, pool)?];
-        if !p.active {
-            return Err(not_active(&p.def.name));
-        }
-        Ok(p.vols.len() as i32)
+        let pool = pool.clone();
+        self.quick(move |pools| {
+            let p = &pools[from_ref(pools, &pool)?];
+            if !p.active {
+                return Err(not_active(&p.def.name));
+            }
+            Ok(p.vols.len() as i32)
+        })
+        .await
     }
     async fn vol_lookup_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
-        let pools = self.lock();
-        let p = &pools[from_ref(&pools, pool)?];
-        if !p.active {
-            return Err(not_active(&p.def.name));
-        }
-        let j = p.vol_index(name).ok_or_else(|| no_vol_name(name))?;
-        Ok(p.vol_ref(&p.vols[j]))
+        let (pool, name) = (pool.clone(), name.to_owned());
+        self.quick(move |pools| {
+            let p = &pools[from_ref(pools, &pool)?];
+            if !p.active {
+                return Err(not_active(&p.def.name));
+            }
+            let j = p.vol_index(&name).ok_or_else(|| no_vol_name(&name))?;
+            Ok(p.vol_ref(&p.vols[j]))
+        })
+        .await
     }
     async fn vol_lookup_by_key(&self, key: &str) -> Result<VolRef> {
-        let pools = self.lock();
-        for p in pools.iter().filter(|p| p.active) {
-            if let Some(v) = p
-                .vols
-                .iter()
-                .find(|v| v.vol.def.key.as_deref() == Some(key))
-            {
-                return Ok(p.vol_ref(v));
+        let key = key.to_owned();
+        self.quick(move |pools| {
+            for p in pools.iter().filter(|p| p.active) {
+                if let Some(v) = p
+                    .vols
+                    .iter()
+                    .find(|v| v.vol.def.key.as_deref() == Some(&*key))
+                {
+                    return Ok(p.vol_ref(v));
+                }
             }
-        }
-        Err(Error::new(
-            code::NO_STORAGE_VOL,
-            errdom::STORAGE,
-            format!("no storage vol with matching key {key}"),
-        ))
+            Err(Error::new(
+                code::NO_STORAGE_VOL,
+                errdom::STORAGE,
+                format!("no storage vol with matching key {key}"),
+            ))
+        })
+        .await
     }
     async fn vol_lookup_by_path(&self, path: &str) -> Result<VolRef> {
-        self.vol_lookup_by_path_sync(path)
+        let path = path.to_owned();
+        self.quick(move |pools| vol_by_path(pools, &path)).await
     }
     async fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
         blocking!(self, |d| d.vol_create_xml_sync(pool, xml, flags), pool, xml)
@@ -1472,9 +1507,12 @@ impl Driver for StorageDriver {
         blocking!(self, |d| d.vol_get_xml_desc_sync(vol, flags), vol)
     }
     async fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
-        let pools = self.lock();
-        let (i, j) = vol_of(&pools, vol)?;
-        Ok(pools[i].vols[j].vol.path().to_string())
+        let vol = vol.clone();
+        self.quick(move |pools| {
+            let (i, j) = vol_of(pools, &vol)?;
+            Ok(pools[i].vols[j].vol.path().to_string())
+        })
+        .await
     }
     async fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
         blocking!(self, |d| d.vol_resize_sync(vol, capacity, flags), vol)
@@ -1487,5 +1525,83 @@ impl Driver for StorageDriver {
     }
     fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {
         Some(self.inner.events.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(name: &str, uuid: u8, path: &str) -> PoolDef {
+        let mut d = PoolDef::parse(&format!(
+            "<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>"
+        ))
+        .unwrap();
+        d.uuid = [uuid; 16];
+        d
+    }
+
+    const PLAIN: AddFlags = AddFlags {
+        live: false,
+        check_live: false,
+    };
+
+    #[test]
+    fn object_list_rules_follow_libvirt() {
+        let mut pools = Vec::new();
+        assert_eq!(list_add(&mut pools, def("a", 1, "/a"), PLAIN).unwrap(), 0);
+        let e = list_add(&mut pools, def("b", 2, "/a"), PLAIN).unwrap_err();
+        assert_eq!(
+            e.message,
+            "operation failed: Storage source conflict with pool: 'a'"
+        );
+        let e = list_add(&mut pools, def("b", 1, "/b"), PLAIN).unwrap_err();
+        assert_eq!(
+            e.message,
+            "operation failed: pool 'a' is already defined with uuid 01010101-0101-0101-0101-010101010101"
+        );
+        let e = list_add(&mut pools, def("a", 3, "/c"), PLAIN).unwrap_err();
+        assert_eq!(
+            e.message,
+            "operation failed: pool 'a' already exists with uuid 01010101-0101-0101-0101-010101010101"
+        );
+        // A running pool keeps its definition; the new one waits.
+        pools[0].active = true;
+        list_add(&mut pools, def("a", 1, "/a2"), PLAIN).unwrap();
+        assert_eq!(pools[0].def.target_path.as_deref(), Some("/a"));
+        let live = AddFlags {
+            live: true,
+            check_live: true,
+        };
+        let e = list_add(&mut pools, def("a", 1, "/a"), live).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: pool is already active as 'a'"
+        );
+        // Stopping: a persistent pool takes the pending definition, a transient one goes.
+        pools[0].active = false;
+        pools[0].config_file = Some("/cfg/a.xml".into());
+        assert!(!update_inactive(&mut pools, 0));
+        assert_eq!(pools[0].def.target_path.as_deref(), Some("/a2"));
+        list_add(&mut pools, def("t", 4, "/t"), live).unwrap();
+        assert!(update_inactive(&mut pools, 1));
+        assert_eq!(pools.len(), 1);
+    }
+
+    #[test]
+    fn list_filters() {
+        let mut p = PoolObj::new(def("a", 1, "/a"));
+        use list_pools::*;
+        assert!(matches(&p, 0));
+        assert!(matches(&p, INACTIVE | TRANSIENT | NO_AUTOSTART | DIR));
+        assert!(!matches(&p, ACTIVE));
+        assert!(!matches(&p, 1 << 7));
+        p.autostart = true;
+        assert!(
+            !matches(&p, AUTOSTART),
+            "autostart counts only for persistent pools"
+        );
+        p.config_file = Some("/c".into());
+        assert!(matches(&p, AUTOSTART | PERSISTENT));
     }
 }
