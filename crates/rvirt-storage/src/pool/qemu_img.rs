@@ -82,13 +82,6 @@ fn escape_comma(s: &str) -> String {
     s.replace(',', ",,")
 }
 
-/// A volume as `qemu-img` needs it: the definition plus its `type`.
-#[derive(Debug, Clone, Copy)]
-pub struct VolSpec<'a> {
-    /// The definition (path, format, sizes, options, backing store).
-    pub def: &'a VolDef,
-}
-
 struct Info<'a> {
     format: u32,
     type_: &'static str,
