@@ -94,8 +94,15 @@ pub fn storage_dirs(mode: Mode) -> Dirs {
     }
 }
 
-/// The host drivers of `mode`, started the first time a host URI is opened (the storage
-/// driver loads its pools then and autostarts them once per boot).
+/// Starts the host drivers of `mode` now rather than at the first `qemu:///` or `storage:///`
+/// connection, so that pools are restored and autostarted when the daemon starts, as libvirtd
+/// does. Meant for the daemon's startup; calling it again does nothing.
+pub fn start_host_drivers(mode: Mode) -> Result<(), Error> {
+    host(mode).map(|_| ())
+}
+
+/// The host drivers of `mode`, started on first use (the storage driver loads its pools then
+/// and autostarts them once per boot).
 fn host(mode: Mode) -> Result<Groups, Error> {
     static HOSTS: Mutex<Vec<(Mode, Groups)>> = Mutex::new(Vec::new());
     let mut hosts = HOSTS.lock().unwrap_or_else(|p| p.into_inner());
