@@ -330,3 +330,113 @@ async fn volumes_and_pools_match_libvirtd_byte_for_byte() {
     );
     let _ = std::fs::remove_file(&xmlfile);
 }
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// An ext4 file system on a loop device, detached on drop.
+struct Ext4Loop(String);
+
+impl Ext4Loop {
+    fn new(image: &Path) -> Option<Ext4Loop> {
+        std::fs::File::create(image)
+            .unwrap()
+            .set_len(64 << 20)
+            .unwrap();
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(image)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let mk = Command::new("mkfs")
+            .args(["-t", "ext4", "-F", "-q", &dev])
+            .status()
+            .ok()?;
+        mk.success().then_some(Ext4Loop(dev))
+    }
+}
+
+impl Drop for Ext4Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+    }
+}
+
+/// An `fs` pool on the same device in both daemons (libvirtd mounts in its own mount
+/// namespace): the pool XML and the volumes (ext4's `lost+found` directory among them) match.
+#[tokio::test(flavor = "multi_thread")]
+async fn fs_pool_matches_libvirtd() {
+    if !is_root() {
+        eprintln!("fs pools need root; skipping");
+        return;
+    }
+    let t = TempDir::new("oracle-fs");
+    let Some(dev) = Ext4Loop::new(&t.path("disk.img")) else {
+        eprintln!("no loop device; skipping");
+        return;
+    };
+    let xml = |target: &Path| {
+        format!(
+            "<pool type='fs'><name>fsp</name><uuid>{UUID}</uuid><source><device path='{}'/>\
+             <format type='ext4'/></source><target><path>{}</path></target></pool>",
+            dev.0,
+            target.display()
+        )
+    };
+    let daemon = RefDaemon::start();
+    let xmlfile = t.path("pool.xml");
+    std::fs::write(&xmlfile, xml(&t.path("lmnt"))).unwrap();
+    std::fs::create_dir(t.path("lmnt")).unwrap();
+    daemon.virsh(&["pool-create", &abs(&xmlfile)]);
+    let theirs = daemon.virsh(&["pool-dumpxml", "fsp"]);
+    let theirs_vols = daemon.virsh(&["vol-list", "fsp"]);
+    let theirs_lf = daemon.virsh(&["vol-dumpxml", "--pool", "fsp", "lost+found"]);
+    daemon.virsh(&["pool-destroy", "fsp"]);
+
+    let state = TempDir::new("oracle-fs-state");
+    let d = StorageDriver::open(
+        Config {
+            dirs: Dirs::new(state.path("cfg"), state.path("run")),
+            autostart: false,
+        },
+        None,
+    )
+    .unwrap();
+    let target = t.path("rmnt");
+    std::fs::create_dir(&target).unwrap();
+    let p = d.pool_create_xml(&xml(&target), 0).await.unwrap();
+    let ours = d.pool_get_xml_desc(&p, 0).await.unwrap();
+    let lf = d.vol_lookup_by_name(&p, "lost+found").await.unwrap();
+    let ours_lf = d.vol_get_xml_desc(&lf, 0).await.unwrap();
+    let names: Vec<String> = d
+        .pool_list_all_volumes(&p, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    d.pool_destroy(&p).await.unwrap();
+    let norm = |x: &str, dir: &str| {
+        without_sizes(x)
+            .replace(dir, "MNT")
+            .lines()
+            .filter(|l| !l.contains("time>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (l, r) = (abs(&t.path("lmnt")), abs(&target));
+    assert_eq!(norm(&ours, &r), norm(&theirs, &l));
+    assert_eq!(norm(&ours_lf, &r), norm(&theirs_lf, &l));
+    assert_eq!(names, ["lost+found"]);
+    assert!(theirs_vols.contains("lost+found"));
+}
