@@ -7,14 +7,12 @@
 //! methods answer "not supported" until their drivers are composed in. Every other URI gets
 //! libvirt's `VIR_ERR_NO_CONNECT` "no connection driver available for URI".
 
-#[path = "host_driver.rs"]
-pub mod host_driver;
-
+use crate::host_driver::{Groups, HostDriver, Unsupported};
 use crate::paths::{self, Mode};
-use host_driver::{Groups, HostDriver, Unsupported};
 use rvirt::error::{code, domain};
 use rvirt::uri::Uri;
 use rvirt::{Driver, Error};
+use rvirt_qemu::driver::{DriverPaths, QemuDriver};
 use rvirt_storage::driver::Config as StorageConfig;
 use rvirt_storage::pool::state::Dirs;
 use rvirt_storage::StorageDriver;
@@ -101,6 +99,24 @@ pub fn start_host_drivers(mode: Mode) -> Result<(), Error> {
     host(mode).map(|_| ())
 }
 
+/// The QEMU driver of `mode` with its state directories (session: XDG config/runtime/cache
+/// dirs; system: `/etc/rvirt/qemu`, `/run/rvirt/qemu`, `/var/log/rvirt/qemu`). It re-attaches
+/// to running guests and starts autostart domains as it opens. Must run on a blocking thread.
+fn open_qemu(
+    mode: Mode,
+    events: &tokio::sync::broadcast::Sender<rvirt::Event>,
+) -> Result<QemuDriver, Error> {
+    let (paths, uri) = match mode {
+        Mode::System => (DriverPaths::system(), "qemu:///system"),
+        Mode::Session => (DriverPaths::session(), "qemu:///session"),
+    };
+    tokio::runtime::Handle::current().block_on(QemuDriver::open_with(
+        paths,
+        uri,
+        Some(events.clone()),
+    ))
+}
+
 /// The host drivers of `mode`, started on first use (the storage driver loads its pools then
 /// and autostarts them once per boot).
 fn host(mode: Mode) -> Result<Groups, Error> {
@@ -120,8 +136,16 @@ fn host(mode: Mode) -> Result<Groups, Error> {
     for w in storage.take_warnings() {
         warn!("storage", "{w}");
     }
+    let hypervisor: Arc<dyn Driver> = match open_qemu(mode, &events) {
+        Ok(q) => Arc::new(q),
+        Err(e) => {
+            // Storage keeps working on a host without QEMU; domain calls answer "not supported".
+            warn!("qemu", "QEMU driver unavailable: {}", e.message);
+            Arc::new(Unsupported)
+        }
+    };
     let groups = Groups {
-        hypervisor: Arc::new(Unsupported),
+        hypervisor,
         network: Arc::new(Unsupported),
         storage: Arc::new(storage),
         events,
