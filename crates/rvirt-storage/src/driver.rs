@@ -27,8 +27,11 @@ use rvirt_xml::storage::{PoolDef, PoolType, VolDef};
 use tokio::sync::broadcast;
 
 use crate::pool::state::{self, Dirs, DriverLock};
+use crate::pool::transfer;
 use crate::pool::volume::{self, Volume, RESIZE_ALLOCATE, RESIZE_DELTA, RESIZE_SHRINK};
 use crate::pool::{self, Backend};
+use rvirt::driver::vol_stream;
+use rvirt::stream::{self, StreamSink, StreamSource};
 
 /// `virStoragePoolEventLifecycleType`.
 pub mod pool_event {
@@ -1159,6 +1162,30 @@ impl StorageDriver {
         Ok(())
     }
 
+    /// The file an upload or download (`what`) of `v` reads or writes, after libvirt's checks
+    /// (`storageVolUpload`/`storageVolDownload`).
+    async fn transfer_target(&self, v: &VolRef, what: &'static str) -> Result<String> {
+        let v = v.clone();
+        self.quick(move |pools| {
+            let (i, j) = vol_of(pools, &v)?;
+            let o = &pools[i].vols[j];
+            if what == "upload" && o.in_use > 0 {
+                return Err(Error::operation_invalid(
+                    errdom::STORAGE,
+                    format!("volume '{}' is still in use.", v.name),
+                ));
+            }
+            if o.building {
+                return Err(Error::operation_invalid(
+                    errdom::STORAGE,
+                    format!("volume '{}' is still being allocated.", v.name),
+                ));
+            }
+            Ok(o.vol.path().to_string())
+        })
+        .await
+    }
+
     fn vol_wipe_sync(&self, v: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
         check_flags(flags, 0, "storageVolWipePattern")?;
         if algorithm >= WIPE_ALG_LAST {
@@ -1522,6 +1549,53 @@ impl Driver for StorageDriver {
     }
     async fn vol_wipe_pattern(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
         blocking!(self, |d| d.vol_wipe_sync(vol, algorithm, flags), vol)
+    }
+    async fn vol_upload(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<StreamSink> {
+        check_flags(flags, vol_stream::SPARSE, "storageVolUpload")?;
+        let path = self.transfer_target(vol, "upload").await?;
+        let (sink, source) = stream::channel(stream::DEFAULT_DEPTH);
+        let (me, v) = (self.clone(), vol.clone());
+        tokio::task::spawn_blocking(move || {
+            if transfer::upload(
+                &path,
+                offset,
+                length,
+                flags & vol_stream::SPARSE != 0,
+                source,
+            )
+            .is_ok()
+            {
+                // The volume's sizes changed: describe it again, as libvirt's refresh after an
+                // upload does.
+                let mut pools = me.lock();
+                if let Ok((i, j)) = vol_of(&pools, &v) {
+                    let _ = volume::probe(&mut pools[i].vols[j].vol);
+                }
+            }
+        });
+        Ok(sink)
+    }
+    async fn vol_download(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<StreamSource> {
+        check_flags(flags, vol_stream::SPARSE, "storageVolDownload")?;
+        let path = self.transfer_target(vol, "download").await?;
+        let (sink, source) = stream::channel(stream::DEFAULT_DEPTH);
+        tokio::task::spawn_blocking(move || {
+            let _ =
+                transfer::download(&path, offset, length, flags & vol_stream::SPARSE != 0, sink);
+        });
+        Ok(source)
     }
     fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {
         Some(self.inner.events.subscribe())

@@ -14,6 +14,7 @@ pub mod file;
 pub mod fs;
 pub mod qemu_img;
 pub mod state;
+pub mod transfer;
 pub mod volume;
 
 use rvirt_xml::storage::{PoolDef, PoolType};
