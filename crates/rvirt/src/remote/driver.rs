@@ -8,13 +8,18 @@
 
 use super::client::{Client, KeepaliveConfig};
 use super::events;
+use super::stream as wire;
 use super::transport::Stream;
+use crate::driver::vol_stream;
 use crate::driver::Driver;
 use crate::error::{code, domain, Error, Result};
+use crate::stream::{self, DuplexStream, StreamSink, StreamSource};
 use crate::types::*;
 use async_trait::async_trait;
+use rvirt_proto::packet::REMOTE_PROGRAM;
 use rvirt_proto::procedure::remote_proc as rp;
 use rvirt_proto::remote::*;
+use rvirt_proto::xdr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::broadcast;
 
@@ -475,6 +480,50 @@ remote_driver! {
         -> () => |r| r;
 
     @manual {
+        async fn vol_upload(
+            &self,
+            vol: &VolRef,
+            offset: u64,
+            length: u64,
+            flags: u32,
+        ) -> Result<StreamSink> {
+            let args = VolStreamArgs { vol: vol.clone(), offset, length, flags };
+            let rpc = self.client.open_stream(REMOTE_PROGRAM, rp::STORAGE_VOL_UPLOAD, xdr::to_bytes(&args)).await?;
+            let (sink, source) = stream::channel(stream::DEFAULT_DEPTH);
+            let ends = wire::Ends { outgoing: Some(source), incoming: None, sparse: flags & vol_stream::SPARSE != 0 };
+            tokio::spawn(wire::pump(rpc, ends));
+            Ok(sink)
+        }
+
+        async fn vol_download(
+            &self,
+            vol: &VolRef,
+            offset: u64,
+            length: u64,
+            flags: u32,
+        ) -> Result<StreamSource> {
+            let args = VolStreamArgs { vol: vol.clone(), offset, length, flags };
+            let rpc = self.client.open_stream(REMOTE_PROGRAM, rp::STORAGE_VOL_DOWNLOAD, xdr::to_bytes(&args)).await?;
+            let (sink, source) = stream::channel(stream::DEFAULT_DEPTH);
+            let ends = wire::Ends { outgoing: None, incoming: Some(sink), sparse: flags & vol_stream::SPARSE != 0 };
+            tokio::spawn(wire::pump(rpc, ends));
+            Ok(source)
+        }
+
+        async fn domain_open_console(
+            &self,
+            dom: &DomainRef,
+            dev_name: Option<&str>,
+            flags: u32,
+        ) -> Result<DuplexStream> {
+            let args = DomainOpenConsoleArgs { dom: dom.clone(), dev_name: dev_name.map(str::to_owned), flags };
+            let rpc = self.client.open_stream(REMOTE_PROGRAM, rp::DOMAIN_OPEN_CONSOLE, xdr::to_bytes(&args)).await?;
+            let (near, far) = stream::duplex(stream::DEFAULT_DEPTH);
+            let ends = wire::Ends { outgoing: Some(far.rx), incoming: Some(far.tx), sparse: false };
+            tokio::spawn(wire::pump(rpc, ends));
+            Ok(near)
+        }
+
         // libvirt has flag-less APIs beside these Flags ones, and C clients such as virsh call
         // the flag-less ones when they pass no flags. Sending the matching procedure then makes
         // the server see (and, on a read-only socket, refuse with the name of) the same API.
