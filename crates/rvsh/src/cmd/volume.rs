@@ -1,16 +1,17 @@
 //! Storage Volume commands: `vol-clone`, `vol-create-as`, `vol-create`, `vol-create-from`,
 //! `vol-delete`, `vol-dumpxml`, `vol-info`, `vol-key`, `vol-list`, `vol-name`, `vol-path`,
-//! `vol-pool`, `vol-resize`, `vol-wipe`.
+//! `vol-pool`, `vol-resize`, `vol-wipe`, `vol-upload`, `vol-download`.
 //!
 //! JSON shapes (`--json`):
 //! - `vol-list`: an array, sorted like the table, of `{"name": str, "path": str|null,
 //!   "type": str|null, "capacity": n|null, "allocation": n|null}` (bytes).
 //! - `vol-info`: `{"name": str, "type": str, "capacity": n, "allocation": n}` (bytes).
 
-use super::{by, opt_bool, opt_data, opt_file, opt_string, opt_string_named, OPT_JSON};
+use super::{by, opt_bool, opt_data, opt_file, opt_int, opt_string, opt_string_named, OPT_JSON};
 use crate::ctl::Ctl;
 use crate::output::{capacity_text, field, pretty_capacity, vol_type, Table};
 use crate::parse::{CmdDef, OptDef, ParsedCmd};
+use rvirt::driver::vol_stream::SPARSE as VOL_STREAM_SPARSE;
 use rvirt::error::{code, domain};
 use rvirt::StorageVol;
 use serde_json::json;
@@ -62,6 +63,22 @@ static RESIZE_OPTS: [OptDef; 6] = [
         "use capacity as a delta to current size, rather than the new size",
     ),
     opt_bool("shrink", "allow the resize to shrink the volume"),
+];
+static UPLOAD_OPTS: [OptDef; 6] = [
+    VOL_FULL,
+    opt_file("file"),
+    POOL_OPTIONAL,
+    opt_int("offset", "volume offset to upload to"),
+    opt_int("length", "amount of data to upload"),
+    opt_bool("sparse", "preserve sparseness of volume"),
+];
+static DOWNLOAD_OPTS: [OptDef; 6] = [
+    VOL_FULL,
+    opt_file("file"),
+    POOL_OPTIONAL,
+    opt_int("offset", "volume offset to download from"),
+    opt_int("length", "amount of data to download"),
+    opt_bool("sparse", "preserve sparseness of volume"),
 ];
 static WIPE_OPTS: [OptDef; 3] = [
     VOL_FULL,
@@ -141,7 +158,7 @@ static POOL_OPTS: [OptDef; 2] = [
 ];
 
 /// The commands, in virsh's order.
-pub static CMDS: [CmdDef; 14] = [
+pub static CMDS: [CmdDef; 16] = [
     CmdDef {
         name: "vol-clone",
         help: "clone a volume.",
@@ -180,6 +197,14 @@ pub static CMDS: [CmdDef; 14] = [
         desc: "Delete a given vol.",
         opts: &DELETE_OPTS,
         handler: cmd_delete,
+        flags: 0,
+    },
+    CmdDef {
+        name: "vol-download",
+        help: "download volume contents to a file",
+        desc: "Download volume contents to a file",
+        opts: &DOWNLOAD_OPTS,
+        handler: cmd_download,
         flags: 0,
     },
     CmdDef {
@@ -244,6 +269,14 @@ pub static CMDS: [CmdDef; 14] = [
         desc: "Resizes a storage volume. This is safe only for storage volumes not in use by an active guest.\nSee blockresize for live resizing.",
         opts: &RESIZE_OPTS,
         handler: cmd_resize,
+        flags: 0,
+    },
+    CmdDef {
+        name: "vol-upload",
+        help: "upload file contents to a volume",
+        desc: "Upload file contents to a volume",
+        opts: &UPLOAD_OPTS,
+        handler: cmd_upload,
         flags: 0,
     },
     CmdDef {
@@ -894,6 +927,208 @@ fn cmd_wipe(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     }
     ctl.print_extra(&format!("Vol {name} wiped\n"));
     true
+}
+
+/// An unsigned long long option (`vshCommandOptULongLong`; with `wrap`, `…Wrap`, which lets a
+/// negative number wrap around as C's `strtoull` does).
+fn opt_ull(ctl: &mut Ctl, cmd: &ParsedCmd, name: &str, wrap: bool) -> Result<u64, ()> {
+    let Ok(v) = cmd.string_quiet(name) else {
+        ctl.error(&format!(
+            "Numeric value '' for <{name}> option is malformed or out of range"
+        ));
+        return Err(());
+    };
+    let Some(v) = v else { return Ok(0) };
+    let parsed = if let Some(rest) = v.trim_start().strip_prefix('-') {
+        if wrap {
+            crate::parse::strtoul(rest)
+                .filter(|(_, r)| r.is_empty())
+                .map(|(n, _)| n.wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        crate::parse::strtoul(v)
+            .filter(|(_, r)| r.is_empty())
+            .map(|(n, _)| n)
+    };
+    parsed.ok_or_else(|| {
+        ctl.error(&format!(
+            "Numeric value '{v}' for <{name}> option is malformed or out of range"
+        ))
+    })
+}
+
+/// A progress line on stderr, drawn only when stderr is a terminal (so scripted output and
+/// differential tests against virsh see nothing).
+struct Progress {
+    total: u64,
+    tty: bool,
+    last: u64,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        // SAFETY: isatty only inspects the descriptor number.
+        let tty = unsafe { libc::isatty(2) } == 1;
+        Self {
+            total,
+            tty,
+            last: u64::MAX,
+        }
+    }
+    fn show(&mut self, done: u64) {
+        if !self.tty {
+            return;
+        }
+        let pct = (done.min(self.total) * 100)
+            .checked_div(self.total)
+            .unwrap_or(100);
+        if pct != self.last {
+            self.last = pct;
+            let width = 40;
+            let fill = (pct as usize * width) / 100;
+            eprint!(
+                "\r[{}{}] {pct:3}% {}",
+                "#".repeat(fill),
+                " ".repeat(width - fill),
+                pretty_bytes(done)
+            );
+        }
+    }
+    fn end(&self) {
+        if self.tty && self.last != u64::MAX {
+            eprintln!();
+        }
+    }
+}
+
+fn pretty_bytes(n: u64) -> String {
+    let (v, unit) = pretty_capacity(n);
+    format!("{v:.2} {unit}")
+}
+
+fn cmd_upload(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
+    let Ok(offset) = opt_ull(ctl, cmd, "offset", false) else {
+        return false;
+    };
+    let Ok(length) = opt_ull(ctl, cmd, "length", true) else {
+        return false;
+    };
+    let Some((vol, name)) = super::opt_vol(ctl, cmd) else {
+        return false;
+    };
+    let Ok(Some(file)) = cmd.string_req(ctl, "file") else {
+        return false;
+    };
+    let file = file.to_string();
+    let Ok(f) = std::fs::File::open(&file) else {
+        ctl.error(&format!("cannot read {file}"));
+        return false;
+    };
+    let Ok(meta) = f.metadata() else {
+        ctl.error(&format!("unable to stat {file}"));
+        return false;
+    };
+    let sparse = cmd.has("sparse");
+    let flags = if sparse { VOL_STREAM_SPARSE } else { 0 };
+    let Some(mut sink) = ctl.call(vol.upload(offset, length, flags)) else {
+        ctl.error(&format!("cannot upload to volume {name}"));
+        return false;
+    };
+    let mut bar = Progress::new(meta.len());
+    let sent = rvirt::stream::file::send_file(&mut sink, &f, sparse, &mut |n| bar.show(n));
+    bar.end();
+    if let Err(e) = sent {
+        sink.abort();
+        ctl.save_error(e);
+        ctl.error(&format!("cannot send data to volume {name}"));
+        return false;
+    }
+    drop(f);
+    if let Err(e) = sink.blocking_finish() {
+        ctl.save_error(e);
+        ctl.error(&format!("cannot close volume {name}"));
+        return false;
+    }
+    true
+}
+
+fn cmd_download(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
+    let Ok(offset) = opt_ull(ctl, cmd, "offset", false) else {
+        return false;
+    };
+    let Ok(length) = opt_ull(ctl, cmd, "length", true) else {
+        return false;
+    };
+    let Some((vol, name)) = super::opt_vol(ctl, cmd) else {
+        return false;
+    };
+    let Ok(Some(file)) = cmd.string_req(ctl, "file") else {
+        return false;
+    };
+    let file = file.to_string();
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut created = true;
+    let f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .open(&file)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            created = false;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&file)
+            {
+                Ok(f) => f,
+                Err(_) => {
+                    ctl.error(&format!("cannot create {file}"));
+                    return false;
+                }
+            }
+        }
+        Err(_) => {
+            ctl.error(&format!("cannot create {file}"));
+            return false;
+        }
+    };
+    let sparse = cmd.has("sparse");
+    let flags = if sparse { VOL_STREAM_SPARSE } else { 0 };
+    let ok = (|| {
+        let Some(mut source) = ctl.call(vol.download(offset, length, flags)) else {
+            ctl.error(&format!("cannot download from volume {name}"));
+            return false;
+        };
+        let total = if length != 0 {
+            length
+        } else {
+            ctl.block_on(vol.info())
+                .map(|i| i.capacity.saturating_sub(offset))
+                .unwrap_or(0)
+        };
+        let mut bar = Progress::new(total);
+        let got = rvirt::stream::file::recv_file(&mut source, &f, &mut |n| bar.show(n));
+        bar.end();
+        match got {
+            Ok(_) => {
+                source.complete(Ok(()));
+                true
+            }
+            Err(e) => {
+                ctl.save_error(e);
+                ctl.error(&format!("cannot receive data from volume {name}"));
+                false
+            }
+        }
+    })();
+    if !ok && created {
+        let _ = std::fs::remove_file(&file);
+    }
+    ok
 }
 
 #[cfg(test)]
