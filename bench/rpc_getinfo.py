@@ -50,6 +50,7 @@ ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
 for t in ts:
     t.start()
 cpu0 = cpu_seconds(pid)
+me0 = os.times()
 t0 = time.monotonic()
 stop_at[0] = t0 + seconds
 start_evt.set()
@@ -57,12 +58,14 @@ for t in ts:
     t.join()
 elapsed = time.monotonic() - t0
 cpu1 = cpu_seconds(pid)
+me1 = os.times()
 for c in conns:
     c.close()
 calls = sum(counts)
 print(json.dumps({
     "threads": threads, "calls": calls, "seconds": elapsed, "errors": len(errors),
     "calls_per_sec": calls / elapsed, "daemon_cpu_us_per_call": (cpu1 - cpu0) * 1e6 / max(calls, 1),
+    "client_cpu_us_per_call": ((me1.user + me1.system) - (me0.user + me0.system)) * 1e6 / max(calls, 1),
 }))
 if errors:
     print(errors[0], file=sys.stderr)
