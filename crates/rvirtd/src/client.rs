@@ -1,24 +1,27 @@
 //! One client connection: framing, routing by program, concurrency, replies.
 //!
-//! The connection's reader task cuts packets out of a buffer (one `read` usually brings a whole
-//! call; the length word is checked before anything is allocated for it, and a bad length or
-//! header closes the connection, as libvirtd does), answers keepalive PINGs, drops packets that
-//! are not calls, and runs each call. A call starts in the reader itself: one that completes
-//! without waiting (every test-driver call, most calls that only look at daemon state) is
-//! answered right there, with no task spawned and no other thread woken. A call that has to
-//! wait — for I/O, the blocking pool, a lock — moves to a task of its own at its first wait, so a
-//! slow call still holds only itself: the reader goes on with the client's next call, and other
-//! clients are never affected. A call with a large argument (a big XML document, slow to parse)
-//! runs on the blocking pool from the start, off the daemon's one event-loop thread. At most `max_client_requests` calls run at once; with that many
-//! waiting, the reader stops reading, like libvirtd. Calls that change the connection's state
-//! (open, close, auth, event registration) wait for the running calls to finish and run alone,
-//! so pipelined requests keep their order.
+//! The connection's reader cuts packets out of a buffer (one `read` usually brings a whole call;
+//! the length word is checked before anything is allocated for it, and a bad length or header
+//! closes the connection, as libvirtd does), answers keepalive PINGs, drops packets that are not
+//! calls, and runs each call. A call starts in the reader itself: one that completes without
+//! waiting (every test-driver call, most calls that only look at daemon state) is answered right
+//! there, with no task spawned and no other thread woken. A call that has to wait — for I/O, the
+//! blocking pool, a lock — moves to a task of its own at its first wait, so a slow call still
+//! holds only itself: the reader goes on with the client's next call, and other clients are
+//! never affected. A call with a large argument (a big XML document, slow to parse) runs on the
+//! blocking pool from the start, off the daemon's one event-loop thread. At most
+//! `max_client_requests` calls run at once; with that many waiting, the reader stops reading,
+//! like libvirtd. Calls that change the connection's state (open, close, auth, event
+//! registration) wait for the running calls to finish and run alone, so pipelined requests keep
+//! their order.
 //!
 //! Replies, events and keepalives are written by whoever produces them, in the order they are
 //! queued, straight to the socket when it takes them; a writer task takes over only when the
 //! socket is full. A client that does not read its replies stops being read once
 //! [`OUT_QUEUE`] frames are waiting; one that lets events and keepalives pile up that far is
-//! disconnected. The keepalive task pings a silent client and drops a dead one.
+//! disconnected. A watchdog task pings a silent client and drops a dead one, and closes the
+//! connection when the daemon stops. Closing shuts the socket down, which is how the reader
+//! learns of it: nothing else is watched while it waits for the next call.
 
 use crate::events::Registry;
 use crate::keepalive::{self, KeepAlive, Tick};
@@ -105,8 +108,10 @@ pub(crate) struct Client {
     session: Mutex<Session>,
     keepalive: Mutex<KeepAlive>,
     keepalive_wake: Notify,
-    /// When the connection was accepted, and when its last packet came, in ms after that.
+    /// When the connection was accepted ([`Instant`] and [`coarse_ms`]), and when its last
+    /// packet came ([`coarse_ms`]).
     born: Instant,
+    born_ms: u64,
     last_rx_ms: AtomicU64,
     closed: watch::Sender<bool>,
     is_closed: AtomicBool,
@@ -122,6 +127,21 @@ pub(crate) struct Client {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in a call task must not take the whole connection down with poisoned locks.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Milliseconds on the coarse monotonic clock: a few ms of resolution and no clock hardware to
+/// read, cheap enough for every packet; keepalive counts in seconds.
+fn coarse_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer; the clock exists on
+    // every Linux since 2.6.32, and on failure `ts` stays zero, which only delays a ping.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts);
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
 /// Counts a call as unanswered while alive.
@@ -154,10 +174,14 @@ impl Client {
         lock(&self.session)
     }
 
-    /// Asks every task of this connection to stop.
+    /// Asks every task of this connection to stop. The socket is shut down at once: the
+    /// reader sees the end of the stream (so it need not watch for this while reading), and
+    /// the client sees it too.
     pub(crate) fn close(&self) {
-        self.is_closed.store(true, Ordering::SeqCst);
-        self.closed.send_replace(true);
+        if !self.is_closed.swap(true, Ordering::SeqCst) {
+            self.closed.send_replace(true);
+            self.shut_socket();
+        }
     }
 
     fn is_closed(&self) -> bool {
@@ -314,16 +338,45 @@ impl Client {
     }
 }
 
+/// A reply payload, encoded behind room for the packet's length word and header, so that the
+/// reply frame is finished in place, without another allocation or copy.
+pub(crate) struct Body(Vec<u8>);
+
+/// The length word and header in front of a payload.
+const FRAME_HEAD: usize = LEN_SIZE + HEADER_SIZE;
+
+impl Body {
+    /// `v`, encoded.
+    pub(crate) fn of<T: Xdr>(v: &T) -> Self {
+        let mut buf = Vec::with_capacity(128);
+        buf.resize(FRAME_HEAD, 0);
+        let mut e = Encoder::with_buffer(buf);
+        v.encode(&mut e);
+        Body(e.into_bytes())
+    }
+
+    /// No payload (a procedure returning void).
+    pub(crate) fn empty() -> Self {
+        Body(vec![0; FRAME_HEAD])
+    }
+
+    /// The payload bytes.
+    #[cfg(test)]
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.0[FRAME_HEAD..]
+    }
+}
+
 /// The result of one call: the reply body or an error, and whether to close afterwards.
 pub(crate) struct Outcome {
-    pub(crate) result: Result<Vec<u8>, RemoteError>,
+    pub(crate) result: Result<Body, RemoteError>,
     pub(crate) close_after: bool,
 }
 
 impl Outcome {
     pub(crate) fn ok<T: Xdr>(ret: &T) -> Self {
         Self {
-            result: Ok(rvirt_proto::xdr::to_bytes(ret)),
+            result: Ok(Body::of(ret)),
             close_after: false,
         }
     }
@@ -434,23 +487,25 @@ impl Incoming {
     }
 }
 
-/// Encodes the reply to `req`.
-pub(crate) fn reply_frame(req: &Header, result: Result<Vec<u8>, RemoteError>) -> Vec<u8> {
-    let (status, body) = match result {
+/// The reply frame to `req`.
+pub(crate) fn reply_frame(req: &Header, result: Result<Body, RemoteError>) -> Vec<u8> {
+    let (status, Body(mut frame)) = match result {
         Ok(body) => (Status::Ok, body),
-        Err(e) => (Status::Error, rvirt_proto::xdr::to_bytes(&e)),
+        Err(e) => (Status::Error, Body::of(&e)),
     };
-    let len = LEN_SIZE + HEADER_SIZE + body.len();
-    let mut e = Encoder::with_buffer(Vec::with_capacity(len));
-    e.put_u32(len as u32);
-    Header {
-        type_: MessageType::Reply as i32,
-        status: status as i32,
-        ..*req
+    let len = frame.len() as u32;
+    let words = [
+        len,
+        req.prog,
+        req.vers,
+        req.proc_ as u32,
+        MessageType::Reply as u32,
+        req.serial,
+        status as u32,
+    ];
+    for (dst, w) in frame.chunks_exact_mut(4).zip(words) {
+        dst.copy_from_slice(&w.to_be_bytes());
     }
-    .encode(&mut e);
-    let mut frame = e.into_bytes();
-    frame.extend_from_slice(&body);
     frame
 }
 
@@ -533,12 +588,23 @@ fn poll_once<F: Future + Unpin>(f: &mut F) -> impl Future<Output = Poll<F::Outpu
     std::future::poll_fn(move |cx| Poll::Ready(Pin::new(&mut *f).poll(cx)))
 }
 
+/// `f`'s output, or `None` if the connection closes first.
+async fn unless_closed<F: Future>(client: &Client, f: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        v = f => Some(v),
+        _ = client.closing() => None,
+    }
+}
+
 /// A permit for a call leaving the reader. The reader checked for room before reading it and
 /// is the only taker, so this does not wait.
-async fn room(requests: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+async fn room(client: &Client, requests: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
     match requests.clone().try_acquire_owned() {
         Ok(p) => Some(p),
-        Err(_) => requests.clone().acquire_owned().await.ok(),
+        Err(_) => unless_closed(client, requests.clone().acquire_owned())
+            .await?
+            .ok(),
     }
 }
 
@@ -548,12 +614,15 @@ async fn read_loop(client: &Arc<Client>, mut rd: OwnedReadHalf, max: usize) {
     let requests = Arc::new(Semaphore::new(max));
     let mut incoming = Incoming::new();
     loop {
-        // Room for one more call, and a client that reads its replies.
-        if requests.available_permits() == 0 && requests.acquire().await.is_err() {
+        // Room for one more call, and a client that reads its replies. (Reading stops by
+        // itself when the connection closes; these waits need to be told.)
+        if requests.available_permits() == 0
+            && !matches!(unless_closed(client, requests.acquire()).await, Some(Ok(_)))
+        {
             return;
         }
-        if client.queued() >= OUT_QUEUE {
-            client.drained().await;
+        if client.queued() >= OUT_QUEUE && unless_closed(client, client.drained()).await.is_none() {
+            return;
         }
         let (h, at) = match incoming.packet(&mut rd).await {
             Ok(Some(p)) => p,
@@ -566,9 +635,7 @@ async fn read_loop(client: &Arc<Client>, mut rd: OwnedReadHalf, max: usize) {
                 return;
             }
         };
-        client
-            .last_rx_ms
-            .store(client.born.elapsed().as_millis() as u64, Ordering::Relaxed);
+        client.last_rx_ms.store(coarse_ms(), Ordering::Relaxed);
         if keepalive::is_keepalive(&h) {
             if h.proc_ == keepalive::PING {
                 client.send_async(keepalive::pong());
@@ -595,15 +662,16 @@ async fn read_loop(client: &Arc<Client>, mut rd: OwnedReadHalf, max: usize) {
             continue;
         }
         if is_barrier(client.kind, &h) {
-            let Ok(all) = requests.acquire_many(max as u32).await else {
+            let Some(Ok(all)) = unless_closed(client, requests.acquire_many(max as u32)).await
+            else {
                 return;
             };
-            answer(client.clone(), h, payload).await;
+            unless_closed(client, answer(client.clone(), h, payload)).await;
             drop(all);
         } else if payload.len() >= HEAVY_PAYLOAD {
             // A document this large takes milliseconds or more to parse: the call runs on the
             // blocking pool, and the event loop goes on serving every other call and client.
-            let Some(permit) = room(&requests).await else {
+            let Some(permit) = room(client, &requests).await else {
                 return;
             };
             let call = answer(client.clone(), h, payload);
@@ -616,7 +684,7 @@ async fn read_loop(client: &Arc<Client>, mut rd: OwnedReadHalf, max: usize) {
             let mut call = Box::pin(answer(client.clone(), h, payload));
             if poll_once(&mut call).await.is_pending() {
                 // It waits for something: from here on it runs as a task of its own.
-                let Some(permit) = room(&requests).await else {
+                let Some(permit) = room(client, &requests).await else {
                     return;
                 };
                 tokio::spawn(async move {
@@ -661,7 +729,10 @@ async fn writer_loop(client: Arc<Client>) {
     }
 }
 
-async fn keepalive_loop(client: Arc<Client>) {
+/// Keepalive (pings a silent client, drops a dead one), and closes the connection when the
+/// daemon stops.
+async fn watchdog(client: Arc<Client>) {
+    let mut shutdown = client.shared.shutdown_signal();
     let mut seen = client.last_rx_ms.load(Ordering::Relaxed);
     loop {
         let tick = {
@@ -669,7 +740,7 @@ async fn keepalive_loop(client: Arc<Client>) {
             let rx = client.last_rx_ms.load(Ordering::Relaxed);
             if rx != seen {
                 seen = rx;
-                ka.received(client.born + Duration::from_millis(rx));
+                ka.received(client.born + Duration::from_millis(rx.saturating_sub(client.born_ms)));
             }
             ka.tick(Instant::now())
         };
@@ -679,6 +750,10 @@ async fn keepalive_loop(client: Arc<Client>) {
                     _ = tokio::time::sleep_until(at.into()) => {}
                     _ = client.keepalive_wake.notified() => {}
                     _ = client.closing() => return,
+                    _ = shutdown.wait_for(|s| *s) => {
+                        client.close();
+                        return;
+                    }
                 }
             }
             Tick::Ping => client.send_async(keepalive::ping()),
@@ -715,7 +790,7 @@ pub(crate) async fn serve(
         ),
     };
     let (rd, wr) = stream.into_split();
-    let born = Instant::now();
+    let (born, born_ms) = (Instant::now(), coarse_ms());
     let client = Arc::new(Client {
         id: shared.next_client_id(),
         shared: shared.clone(),
@@ -728,7 +803,8 @@ pub(crate) async fn serve(
         keepalive: Mutex::new(KeepAlive::new(interval, count, born)),
         keepalive_wake: Notify::new(),
         born,
-        last_rx_ms: AtomicU64::new(0),
+        born_ms,
+        last_rx_ms: AtomicU64::new(born_ms),
         closed: watch::channel(false).0,
         is_closed: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
@@ -743,19 +819,12 @@ pub(crate) async fn serve(
         "client {} connected on a {:?} socket", client.id, kind
     );
     let writer = tokio::spawn(writer_loop(client.clone()));
-    client.own_task(tokio::spawn(keepalive_loop(client.clone())));
+    client.own_task(tokio::spawn(watchdog(client.clone())));
 
-    let mut shutdown = shared.shutdown_signal();
-    tokio::select! {
-        // The reader first: the other two are only looked at when it has nothing to do.
-        biased;
-        _ = read_loop(&client, rd, max_requests.max(1) as usize) => {}
-        _ = client.closing() => {}
-        _ = shutdown.wait_for(|s| *s) => {}
-    }
+    // Closing (and the daemon stopping, see `watchdog`) shuts the socket, which ends this.
+    read_loop(&client, rd, max_requests.max(1) as usize).await;
     client.close();
     let _ = writer.await;
-    client.shut_socket();
     for t in lock(&client.tasks).drain(..) {
         t.abort();
     }
@@ -830,10 +899,22 @@ mod tests {
         let (h, payload) = read_packet(&bytes).await.unwrap().unwrap();
         assert_eq!(h.serial, 7);
         assert_eq!(payload, vec![1, 2, 3, 4]);
-        let reply = reply_frame(&h, Ok(vec![0, 0, 0, 1]));
-        assert_eq!(&reply[..4], &32u32.to_be_bytes());
-        assert_eq!(&reply[16..20], &[0, 0, 0, 1]);
-        assert_eq!(&reply[28..], &[0, 0, 0, 1]);
+        let reply = reply_frame(&h, Ok(Body::of(&1i32)));
+        let mut expected = Packet {
+            header: h.reply(Status::Ok),
+            payload: vec![0, 0, 0, 1],
+        }
+        .encode();
+        assert_eq!(reply, expected);
+        let e = crate::wire_error::rpc("unknown procedure: 66");
+        let reply = reply_frame(&h, Err(e.clone()));
+        expected = Packet {
+            header: h.reply(Status::Error),
+            payload: rvirt_proto::xdr::to_bytes(&e),
+        }
+        .encode();
+        assert_eq!(reply, expected);
+        assert_eq!(reply_frame(&h, Ok(Body::empty())).len(), FRAME_HEAD);
     }
 
     #[tokio::test]
