@@ -211,9 +211,10 @@ def main():
     md = f"""# Benchmarks
 
 Produced by `bench/run.py --seconds {args.seconds:g} --reps {args.reps}` on {datetime.date.today()}
-({platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}), in {minutes:.0f} minutes. Load
-average (1 min) {load_start[0]:.2f} at the start, {loads[0]:.2f}–{loads[1]:.2f} after the runs,
-{load_end[0]:.2f} at the end: the machine is shared, so expect noise; re-run to refresh this file. Numbers from other machines are not comparable.
+({platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}), in {minutes:.0f} minutes.
+Load average (1 min): {load_start[0]:.2f} at the start, {loads[0]:.2f}–{loads[1]:.2f} after the
+runs, {load_end[0]:.2f} at the end. The machine is shared, so expect noise; re-run to refresh this
+file. Numbers from other machines are not comparable.
 
 ## RPC round trip: `virDomainGetInfo` (test driver)
 
