@@ -444,6 +444,22 @@ xdr_struct! {
         pub flags: u32,
     }
 }
+xdr_struct! {
+    /// `remote_storage_vol_resize_args`.
+    pub struct VolResizeArgs {
+        pub vol: NonnullStorageVol,
+        pub capacity: u64,
+        pub flags: u32,
+    }
+}
+xdr_struct! {
+    /// `remote_storage_vol_wipe_pattern_args`.
+    pub struct VolWipePatternArgs {
+        pub vol: NonnullStorageVol,
+        pub algorithm: u32,
+        pub flags: u32,
+    }
+}
 
 // ---- Events ------------------------------------------------------------------------------------
 

@@ -697,4 +697,23 @@ impl StorageVol {
     pub async fn path(&self) -> Result<String> {
         self.d().vol_get_path(&self.r).await
     }
+    /// `virStorageVolGetInfoFlags`.
+    pub async fn info_flags(&self, flags: u32) -> Result<VolInfo> {
+        self.d().vol_get_info_flags(&self.r, flags).await
+    }
+    /// `virStorageVolResize` to `capacity` bytes.
+    pub async fn resize(&self, capacity: u64, flags: u32) -> Result<()> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolResize");
+        self.d().vol_resize(&self.r, capacity, flags).await
+    }
+    /// `virStorageVolWipe`.
+    pub async fn wipe(&self, flags: u32) -> Result<()> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolWipe");
+        self.d().vol_wipe(&self.r, flags).await
+    }
+    /// `virStorageVolWipePattern`.
+    pub async fn wipe_pattern(&self, algorithm: u32, flags: u32) -> Result<()> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolWipePattern");
+        self.d().vol_wipe_pattern(&self.r, algorithm, flags).await
+    }
 }

@@ -405,6 +405,23 @@ pub trait Driver: Send + Sync {
     async fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
         unsupported!("virStorageVolGetPath")
     }
+    /// `virStorageVolGetInfoFlags` (`VIR_STORAGE_VOL_GET_PHYSICAL` reports the physical size
+    /// as allocation).
+    async fn vol_get_info_flags(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
+        unsupported!("virStorageVolGetInfoFlags")
+    }
+    /// `virStorageVolResize` to `capacity` bytes (`VIR_STORAGE_VOL_RESIZE_*` flags).
+    async fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
+        unsupported!("virStorageVolResize")
+    }
+    /// `virStorageVolWipe`.
+    async fn vol_wipe(&self, vol: &VolRef, flags: u32) -> Result<()> {
+        unsupported!("virStorageVolWipe")
+    }
+    /// `virStorageVolWipePattern` with a `virStorageVolWipeAlgorithm`.
+    async fn vol_wipe_pattern(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
+        unsupported!("virStorageVolWipePattern")
+    }
 
     // ---- events ----
 

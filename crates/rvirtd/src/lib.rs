@@ -19,6 +19,7 @@ pub mod daemon;
 mod dispatch;
 pub mod drivers;
 mod events;
+pub mod host_driver;
 pub mod keepalive;
 pub mod listen;
 pub mod paths;

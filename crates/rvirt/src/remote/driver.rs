@@ -463,6 +463,16 @@ remote_driver! {
         -> StringRet => |r| r.value;
     vol_get_path(vol: &VolRef) -> String
         = STORAGE_VOL_GET_PATH(VolArgs { vol: vol.clone() }) -> StringRet => |r| r.value;
+    vol_get_info_flags(vol: &VolRef, flags: u32) -> VolInfo
+        = STORAGE_VOL_GET_INFO_FLAGS(VolFlagsArgs { vol: vol.clone(), flags }) -> VolGetInfoRet
+        => |r| VolInfo { type_: r.type_, capacity: r.capacity, allocation: r.allocation };
+    vol_resize(vol: &VolRef, capacity: u64, flags: u32) -> ()
+        = STORAGE_VOL_RESIZE(VolResizeArgs { vol: vol.clone(), capacity, flags }) -> () => |r| r;
+    vol_wipe(vol: &VolRef, flags: u32) -> ()
+        = STORAGE_VOL_WIPE(VolFlagsArgs { vol: vol.clone(), flags }) -> () => |r| r;
+    vol_wipe_pattern(vol: &VolRef, algorithm: u32, flags: u32) -> ()
+        = STORAGE_VOL_WIPE_PATTERN(VolWipePatternArgs { vol: vol.clone(), algorithm, flags })
+        -> () => |r| r;
 
     @manual {
         // libvirt has flag-less APIs beside these Flags ones, and C clients such as virsh call
