@@ -76,7 +76,7 @@ fn answer(proc_: i32, payload: &[u8]) -> Result<Outcome, Box<RemoteError>> {
             Outcome::ok(&())
         }
         CONNECT_CLOSE => Outcome {
-            result: Ok(Vec::new()),
+            result: Ok(crate::client::Body::empty()),
             close_after: true,
         },
         CONNECT_GET_LIB_VERSION => Outcome::ok(&UHyperRet {
@@ -134,7 +134,7 @@ mod tests {
 
     fn body(o: Outcome) -> Vec<u8> {
         match o.result {
-            Ok(b) => b,
+            Ok(b) => b.payload().to_vec(),
             Err(e) => rvirt_proto::xdr::to_bytes(&e),
         }
     }

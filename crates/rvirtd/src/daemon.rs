@@ -249,7 +249,10 @@ pub fn run(opts: Options) -> Result<(), StartError> {
     } else {
         None
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One event-loop thread, as libvirtd has: a call takes microseconds, and handing work
+    // between worker threads (wake-ups, work stealing) would cost more than the call. Blocking
+    // work (opening a driver, large documents) goes to the blocking pool (see `client`).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -10,7 +10,7 @@
 //! rvirtd does not implement gets the same checks and then `VIR_ERR_RPC` "unknown procedure: N",
 //! which clients report as "not supported".
 
-use crate::client::{Client, Outcome};
+use crate::client::{Body, Client, Outcome};
 use crate::events::{self, Class};
 use crate::paths::SocketKind;
 use crate::readonly;
@@ -19,7 +19,7 @@ use rvirt::{Driver, NodeInfo};
 use rvirt_proto::error::{code, domain};
 use rvirt_proto::procedure::{remote_proc as p, remote_procedure};
 use rvirt_proto::remote::*;
-use rvirt_proto::xdr::{to_bytes, Decoder, Xdr};
+use rvirt_proto::xdr::{Decoder, Xdr};
 use rvirt_proto::xdr_struct;
 use std::sync::Arc;
 
@@ -192,7 +192,7 @@ macro_rules! procedures {
                 deny($client, p::$name, 0)?;
                 #[allow(clippy::let_unit_value, clippy::unit_arg)]
                 let ret = $body;
-                Ok(to_bytes(&ret))
+                Ok(Body::of(&ret))
             } )*
             _ => $other,
         }
@@ -204,7 +204,7 @@ async fn driver_call(
     num: u32,
     name: &str,
     payload: &[u8],
-) -> Result<Vec<u8>, Fail> {
+) -> Result<Body, Fail> {
     procedures! { client, num, payload, not_implemented(client, num, name);
         // ---- connection and host ----
         CONNECT_GET_TYPE [Hypervisor] |d, a: ()| StringRet { value: d.connect_get_type().await? };
@@ -383,7 +383,7 @@ async fn driver_call(
 
 /// A procedure of libvirt's table that rvirtd does not implement: libvirtd's connection and
 /// read-only checks, then "unknown procedure".
-fn not_implemented(client: &Client, num: u32, name: &str) -> Result<Vec<u8>, Fail> {
+fn not_implemented(client: &Client, num: u32, name: &str) -> Result<Body, Fail> {
     // Event messages (DOMAIN_EVENT_LIFECYCLE, …) have no server-side function at all.
     let dispatchable = !name.contains("_EVENT_") || name.contains("REGISTER");
     if dispatchable {
@@ -400,10 +400,10 @@ async fn connection_call(
     num: u32,
     name: &str,
     payload: &[u8],
-) -> Result<Vec<u8>, Fail> {
+) -> Result<Body, Fail> {
     let auth_failed = || report(code::AUTH_FAILED, domain::RPC, "authentication failed");
     Ok(match num {
-        p::AUTH_LIST => to_bytes(&AuthListRet { types: vec![0] }),
+        p::AUTH_LIST => Body::of(&AuthListRet { types: vec![0] }),
         // Only "none" is configured: every other auth step fails as libvirtd's does.
         p::AUTH_SASL_INIT => return Err(auth_failed().into()),
         p::AUTH_SASL_START => {
@@ -433,14 +433,14 @@ async fn connection_call(
             let mut s = client.session();
             s.driver = Some(drv);
             s.read_only = read_only;
-            Vec::new()
+            Body::empty()
         }
         p::CONNECT_SUPPORTS_FEATURE => {
             let a: IntArgs = decode(payload)?;
             // VIR_DRV_FEATURE_PROGRAM_KEEPALIVE is asked before CONNECT_OPEN.
             if a.value == 10 {
                 client.start_keepalive();
-                return Ok(to_bytes(&IntRet { value: 1 }));
+                return Ok(Body::of(&IntRet { value: 1 }));
             }
             let d = driver(client, Conn::Hypervisor)?;
             let supported = match a.value {
@@ -448,37 +448,37 @@ async fn connection_call(
                 8 | 14 | 15 => 1,
                 f => i32::from(d.connect_supports_feature(f).await?),
             };
-            to_bytes(&IntRet { value: supported })
+            Body::of(&IntRet { value: supported })
         }
         p::CONNECT_REGISTER_CLOSE_CALLBACK | p::CONNECT_UNREGISTER_CLOSE_CALLBACK => {
             driver(client, Conn::Hypervisor)?;
             client.session().close_callback = num == p::CONNECT_REGISTER_CLOSE_CALLBACK;
-            Vec::new()
+            Body::empty()
         }
         p::CONNECT_DOMAIN_EVENT_REGISTER => {
             let d = driver(client, Conn::Hypervisor)?;
             events::register(client, &d, Class::Domain, 0, None, true).await?;
             // cb_registered is left 0 by libvirtd.
-            to_bytes(&IntRet { value: 0 })
+            Body::of(&IntRet { value: 0 })
         }
         p::CONNECT_DOMAIN_EVENT_DEREGISTER => {
             driver(client, Conn::Hypervisor)?;
             events::deregister_event(client, 0)?;
-            to_bytes(&IntRet { value: 0 })
+            Body::of(&IntRet { value: 0 })
         }
         p::CONNECT_DOMAIN_EVENT_REGISTER_ANY => {
             let a: EventIdArgs = decode(payload)?;
             let d = driver(client, Conn::Hypervisor)?;
             event_id_in(a.event_id, events::DOMAIN_EVENT_ID_LEGACY_MAX + 1, "")?;
             events::register(client, &d, Class::Domain, a.event_id, None, true).await?;
-            Vec::new()
+            Body::empty()
         }
         p::CONNECT_DOMAIN_EVENT_DEREGISTER_ANY => {
             let a: EventIdArgs = decode(payload)?;
             driver(client, Conn::Hypervisor)?;
             event_id_in(a.event_id, events::DOMAIN_EVENT_ID_LEGACY_MAX + 1, "")?;
             events::deregister_event(client, a.event_id)?;
-            Vec::new()
+            Body::empty()
         }
         p::CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY => {
             let a: DomainEventCallbackRegisterArgs = decode(payload)?;
@@ -486,13 +486,13 @@ async fn connection_call(
             event_id_in(a.event_id, events::DOMAIN_EVENT_ID_LAST, "")?;
             let filter = a.dom.map(|d| d.uuid);
             let id = events::register(client, &d, Class::Domain, a.event_id, filter, false).await?;
-            to_bytes(&CallbackIdArgs { callback_id: id })
+            Body::of(&CallbackIdArgs { callback_id: id })
         }
         p::CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY => {
             let a: CallbackIdArgs = decode(payload)?;
             driver(client, Conn::Hypervisor)?;
             events::deregister_id(client, Class::Domain, a.callback_id)?;
-            Vec::new()
+            Body::empty()
         }
         p::CONNECT_NETWORK_EVENT_REGISTER_ANY => {
             let a: NetworkEventRegisterArgs = decode(payload)?;
@@ -501,13 +501,13 @@ async fn connection_call(
             let filter = a.net.map(|n| n.uuid);
             let id =
                 events::register(client, &d, Class::Network, a.event_id, filter, false).await?;
-            to_bytes(&CallbackIdArgs { callback_id: id })
+            Body::of(&CallbackIdArgs { callback_id: id })
         }
         p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY => {
             let a: CallbackIdArgs = decode(payload)?;
             driver(client, Conn::Secondary)?;
             events::deregister_id(client, Class::Network, a.callback_id)?;
-            Vec::new()
+            Body::empty()
         }
         p::CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY => {
             let a: PoolEventRegisterArgs = decode(payload)?;
@@ -515,13 +515,13 @@ async fn connection_call(
             event_id_in(a.event_id, events::POOL_EVENT_ID_LAST, "storage pool ")?;
             let filter = a.pool.map(|p| p.uuid);
             let id = events::register(client, &d, Class::Pool, a.event_id, filter, false).await?;
-            to_bytes(&CallbackIdArgs { callback_id: id })
+            Body::of(&CallbackIdArgs { callback_id: id })
         }
         p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY => {
             let a: CallbackIdArgs = decode(payload)?;
             driver(client, Conn::Secondary)?;
             events::deregister_id(client, Class::Pool, a.callback_id)?;
-            Vec::new()
+            Body::empty()
         }
         _ => return driver_call(client, num, name, payload).await,
     })
@@ -535,7 +535,7 @@ pub(crate) async fn call(client: &Arc<Client>, proc_: i32, payload: &[u8]) -> Ou
     if info.number == p::CONNECT_CLOSE {
         // Answered, then the connection is closed once the reply is out.
         return Outcome {
-            result: Ok(Vec::new()),
+            result: Ok(Body::empty()),
             close_after: true,
         };
     }

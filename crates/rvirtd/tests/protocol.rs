@@ -306,6 +306,57 @@ fn pipelined_calls_are_all_answered() {
     assert_eq!(serials, (0..200).collect::<Vec<_>>());
 }
 
+/// A call whose document takes long to parse (a domain with thousands of disks) holds up
+/// neither the client's next call nor other clients: it runs off the event loop.
+#[test]
+fn a_large_document_holds_up_no_other_call() {
+    if !test_driver_ready() {
+        return;
+    }
+    let d = Daemon::start("");
+    let mut big = d.rw();
+    assert_eq!(
+        big.rpc(&call(1, 1, &open_args("test:///default", 0)))
+            .status(),
+        0
+    );
+    let disks: String = (0..1500)
+        .map(|i| {
+            format!(
+                "<disk type='file' device='disk'><source file='/var/lib/d{i}.img'/>\
+                 <target dev='vd{}{i}' bus='virtio'/></disk>",
+                (b'a' + (i % 26) as u8) as char
+            )
+        })
+        .collect();
+    let xml = format!(
+        "<domain type='test'><name>big</name><memory>1024</memory>\
+         <os><type>hvm</type></os><devices>{disks}</devices></domain>"
+    );
+    // DOMAIN_DEFINE_XML, then CONNECT_GET_HOSTNAME right behind it.
+    big.send(&call(11, 2, &xstr(&xml)));
+    big.send(&call(59, 3, &[]));
+    let mut other = d.rw();
+    assert_eq!(
+        other
+            .rpc(&call(1, 1, &open_args("test:///default", 0)))
+            .status(),
+        0
+    );
+    for serial in 2..20 {
+        assert_eq!(other.rpc(&call(59, serial, &[])).status(), 0);
+    }
+    let first = big.recv().unwrap();
+    assert_eq!((first.serial(), first.status()), (3, 0));
+    let define = big.recv().unwrap();
+    assert_eq!(
+        (define.serial(), define.status()),
+        (2, 0),
+        "{}",
+        define.error_message()
+    );
+}
+
 #[test]
 fn max_clients_holds_new_connections_back() {
     let d = Daemon::start("max_clients = 2\n");
