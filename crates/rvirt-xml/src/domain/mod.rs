@@ -26,8 +26,10 @@ pub mod devices;
 mod document;
 mod features;
 mod metadata;
+mod numa;
 mod os;
 mod postparse;
+mod tune;
 pub(crate) mod xml;
 
 pub use bitmap::Bitmap;
@@ -39,6 +41,10 @@ pub use cpu::{
 pub use devices::Devices;
 pub use features::{Features, GicVersion, IoApic, MsrsUnknown, SpecFix};
 pub use metadata::Metadata;
+pub use numa::{Numa, NumaCell};
+pub use tune::{
+    Blkiotune, Cputune, IdMap, IoThread, IoThreads, MemoryBacking, Memtune, Perf, Resource,
+};
 pub use os::{Arch, BiosOpts, BootDev, Loader, LoaderType, Nvram, Os, OsType, SmbiosMode};
 pub use xml::{uuid_format, uuid_generate, uuid_parse};
 
@@ -146,8 +152,28 @@ pub struct DomainDef {
     pub memory: Memory,
     /// `<vcpu>`.
     pub vcpus: Vcpus,
-    /// `<numatune>`.
+    /// `<numatune><memory>`.
     pub numatune: Option<Numatune>,
+    /// `<numatune><memnode>`s.
+    pub memnodes: numa::MemNodes,
+    /// `<cpu><numa>`.
+    pub numa: Numa,
+    /// `<blkiotune>`.
+    pub blkiotune: Blkiotune,
+    /// `<memtune>`.
+    pub memtune: Memtune,
+    /// `<memoryBacking>`.
+    pub memory_backing: MemoryBacking,
+    /// I/O threads.
+    pub iothreads: IoThreads,
+    /// `<cputune>` (vCPU pins and schedulers live in `vcpus`).
+    pub cputune: Cputune,
+    /// `<resource>`.
+    pub resource: Option<Resource>,
+    /// `<perf>`.
+    pub perf: Perf,
+    /// `<idmap>`.
+    pub idmap: IdMap,
     /// `<bootloader>` (Xen PV).
     pub bootloader: Option<String>,
     /// `<bootloader_args>`.
@@ -239,21 +265,7 @@ pub fn format(def: &DomainDef, opts: FormatOpts) -> String {
 }
 
 /// Top-level children libvirt knows and rvirt does not model yet.
-const NOT_MODELLED_TOP: &[&str] = &[
-    "blkiotune",
-    "memtune",
-    "memoryBacking",
-    "vcpus",
-    "iothreads",
-    "iothreadids",
-    "cputune",
-    "resource",
-    "sysinfo",
-    "idmap",
-    "perf",
-    "seclabel",
-    "launchSecurity",
-];
+const NOT_MODELLED_TOP: &[&str] = &["sysinfo", "seclabel", "launchSecurity"];
 
 fn parse_node(root: Node) -> Result<DomainDef> {
     if !is_el(&root, "domain") {
@@ -303,23 +315,32 @@ fn parse_node(root: Node) -> Result<DomainDef> {
     let description = xstring(root, "description");
 
     let memory = parse_memory(root)?;
-    let vcpus = cpu::parse_vcpus(root)?;
+    let memory_backing = tune::parse_memory_backing(root)?;
+    // virDomainDefTunablesParse
+    let blkiotune = tune::parse_blkiotune(root)?;
+    let memtune = tune::parse_memtune(root)?;
+    let mut vcpus = cpu::parse_vcpus(root)?;
+    let mut iothreads = tune::parse_iothreads(root)?;
+    let cputune = tune::parse_cputune(root, &mut vcpus, &mut iothreads)?;
     let cpu = cpu::parse_cpu(root)?;
-    // virDomainDefParseXML's <numa> checks: with no <numa>, the highest CPU id is 0.
-    if vcpus.max == 0 {
-        return Err(internal("CPU IDs in <numa> exceed the <vcpu> count"));
-    }
+    let numa = numa::parse(root)?;
+    numa::check_vcpus(&numa, vcpus.max)?;
     let numatune = cpu::parse_numatune(root, vcpus.placement == cpu::Placement::Static)?;
-    let mut vcpus = vcpus;
+    let memnodes = numa::parse_memnodes(root, numatune.as_ref(), numa.cells.len())?;
     if numatune
         .as_ref()
         .is_some_and(|n| n.placement == cpu::NumatunePlacement::Auto)
         && vcpus.cpuset.is_none()
+        && !vcpus.per.iter().any(|v| v.cpumask.is_some())
+        && cputune.emulatorpin.is_none()
+        && !iothreads.threads.iter().any(|t| t.cpumask.is_some())
     {
         vcpus.placement = cpu::Placement::Auto;
     }
+    let resource = tune::parse_resource(root)?;
     let features = features::parse(root)?;
     let (on_poweroff, on_reboot, on_crash, on_lockfailure, pm) = parse_lifecycle(root)?;
+    let perf = tune::parse_perf(root)?;
     let clock = clock::parse(root)?;
     os::parse_boot(root, &mut os)?;
     let devices = devices::parse(root, &os, virt_type)?;
@@ -331,6 +352,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         );
     }
 
+    let idmap = tune::parse_idmap(root)?;
     let keywrap = parse_keywrap(root)?;
     let metadata = child(root, "metadata").map(|m| Metadata::from_node(&m));
     let test_ns = parse_test_namespace(root)?;
@@ -347,6 +369,16 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         memory,
         vcpus,
         numatune,
+        memnodes,
+        numa,
+        blkiotune,
+        memtune,
+        memory_backing,
+        iothreads,
+        cputune,
+        resource,
+        perf,
+        idmap,
         bootloader,
         bootloader_args,
         os,
@@ -531,9 +563,24 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         "<currentMemory unit='KiB'>{}</currentMemory>\n",
         mem.current
     ));
+    tune::format_blkiotune(b, &def.blkiotune);
+    tune::format_memtune(b, &def.memtune);
+    tune::format_memory_backing(b, &def.memory_backing);
     cpu::format_vcpus(b, &def.vcpus);
-    if let Some(n) = &def.numatune {
-        cpu::format_numatune(b, n);
+    tune::format_iothreads(b, &def.iothreads);
+    tune::format_cputune(b, &def.cputune, &def.vcpus, &def.iothreads);
+    if def.numatune.is_some() || !def.memnodes.is_empty() {
+        b.add("<numatune>\n");
+        b.adjust(2);
+        if let Some(n) = &def.numatune {
+            cpu::format_numatune_memory(b, n);
+        }
+        numa::format_memnodes(b, &def.memnodes);
+        b.adjust(-2);
+        b.add("</numatune>\n");
+    }
+    if let Some(r) = &def.resource {
+        tune::format_resource(b, r);
     }
     if let Some(bl) = &def.bootloader {
         b.esc("<bootloader>%s</bootloader>\n", Some(bl));
@@ -543,9 +590,10 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         );
     }
     os::format(b, def, opts);
+    tune::format_idmap(b, &def.idmap);
     features::format(b, &def.features);
     if let Some(c) = &def.cpu {
-        cpu::format_cpu(b, c);
+        cpu::format_cpu(b, c, &def.numa);
     }
     clock::format(b, &def.clock);
     b.add(&format!(
@@ -578,6 +626,7 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.adjust(-2);
         b.add("</pm>\n");
     }
+    tune::format_perf(b, &def.perf);
     devices::format(b, def, opts);
     if let Some((aes, dea)) = def.keywrap {
         b.add("<keywrap>\n");

@@ -37,12 +37,17 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
     }
 
     // virDomainDefPostParseCommon.
+    if def.os.type_ == OsType::Exe && def.os.init.is_none() {
+        return Err(xml_error("init binary must be specified"));
+    }
+    super::cpu::post_parse_vcpus(&mut def.vcpus)?;
     post_parse_memory(def)?;
     if let Some(l) = &mut def.os.loader {
         if l.path.is_some() && l.type_.is_none() {
             l.type_ = Some(LoaderType::Rom);
         }
     }
+    super::tune::post_parse_hugepages(&mut def.memory_backing, def.numa.cells.len());
     devices::validate_controllers(&def.devices.controllers)?;
     let panics = &def.devices.panics;
     for (i, p) in panics.iter().enumerate() {
@@ -137,7 +142,15 @@ fn isa_serial_ports(def: &mut DomainDef) -> Result<()> {
 
 /// `virDomainDefPostParseMemory`.
 fn post_parse_memory(def: &mut DomainDef) -> Result<()> {
+    let numa_memory = if def.memory.total == 0 {
+        def.numa.memory()
+    } else {
+        0
+    };
     let m = &mut def.memory;
+    if numa_memory != 0 {
+        m.total = numa_memory;
+    }
     if m.total == 0 {
         return Err(xml_error(
             "Memory size must be specified via <memory> or in the <numa> configuration",
@@ -232,8 +245,11 @@ fn console_compat(def: &mut DomainDef) -> Result<()> {
     Ok(())
 }
 
-/// The parts of `virDomainDefValidate` for what rvirt models.
+/// The parts of `virDomainDefValidate` for what rvirt models: the devices first, then the
+/// definition as a whole (`virDomainDefValidateInternal`).
 fn validate(def: &DomainDef) -> Result<()> {
+    devices::validate_devices(def)?;
+    super::tune::validate_resource(def.resource.as_ref())?;
     let d = &def.devices;
     for (i, a) in d.disks.iter().enumerate() {
         for b in &d.disks[i + 1..] {
@@ -323,6 +339,7 @@ fn validate(def: &DomainDef) -> Result<()> {
             )));
         }
     }
+    super::tune::validate_hugepages(&def.memory_backing, def.numa.cells.len())?;
     if let Some(l) = &def.os.loader {
         if l.path.is_none() {
             return Err(super::xml::report(
@@ -354,6 +371,7 @@ fn validate(def: &DomainDef) -> Result<()> {
             ));
         }
     }
+    super::tune::validate_cputune(&def.cputune)?;
     if def.os.bootmenu_timeout.is_some_and(|t| t > 65535) {
         return Err(unsupported(
             "invalid value for boot menu timeout, must be in range [0,65535]",
@@ -372,5 +390,8 @@ fn validate(def: &DomainDef) -> Result<()> {
     if d.videos.first().is_some_and(|v| v.primary) && d.videos.iter().skip(1).any(|v| v.primary) {
         return Err(unsupported("Only one primary video device is supported"));
     }
-    devices::validate_devices(def)
+    super::tune::validate_blkiotune(&def.blkiotune)?;
+    super::tune::validate_idmap(&def.idmap)?;
+    super::numa::validate(&def.numa)?;
+    super::tune::validate_iothreads(&def.iothreads)
 }

@@ -344,6 +344,12 @@ pub(crate) fn str_to_ui(s: &str, base: u32) -> Option<u32> {
     Some(if neg { 0u32.wrapping_sub(v) } else { v })
 }
 
+/// `virStrToLong_ull`: unsigned long long; a minus sign wraps as in C.
+pub(crate) fn str_to_ull(s: &str, base: u32) -> Option<u64> {
+    let (neg, v) = c_integer(s, base)?;
+    Some(if neg { 0u64.wrapping_sub(v) } else { v })
+}
+
 /// `virStrToLong_ullp`: unsigned long long, no minus sign.
 pub(crate) fn str_to_ullp(s: &str, base: u32) -> Option<u64> {
     match c_integer(s, base)? {
@@ -410,6 +416,11 @@ pub(crate) fn prop_ull(n: &Node, name: &str, base: u32, nonzero: bool) -> Result
     Ok(Some(x))
 }
 
+/// `virXMLPropULongLong` with `VIR_XML_PROP_REQUIRED`.
+pub(crate) fn prop_ull_required(n: &Node, name: &str, base: u32) -> Result<u64> {
+    prop_ull(n, name, base, false)?.ok_or_else(|| missing_attr(n, name))
+}
+
 /// `virXMLPropInt`.
 pub(crate) fn prop_int(
     n: &Node,
@@ -455,6 +466,14 @@ pub(crate) fn xpath_uint(n: Node, path: &str, attr: Option<&str>) -> Result<Opti
     match s {
         None => Ok(None),
         Some(s) => str_to_uip(&s, 10).map(Some).ok_or(()),
+    }
+}
+
+/// `virXPathLongLong`-style read of an element's text: `Ok(None)` absent, `Err(())` malformed.
+pub(crate) fn xpath_ll(n: Node, path: &str) -> Result<Option<i64>, ()> {
+    match xstring(n, path) {
+        None => Ok(None),
+        Some(s) => str_to_ll(&s, 10).map(Some).ok_or(()),
     }
 }
 
@@ -565,9 +584,17 @@ pub(crate) fn parse_memory(
     xpath_text: &str,
     required: bool,
 ) -> Result<Option<u64>> {
+    memory_kib(xstring(n, path), xattr(n, path, "unit"), xpath_text, required)
+}
+
+/// `virDomainParseMemory` for an already-read value and unit: KiB, rounded up.
+pub(crate) fn memory_kib(
+    value: Option<String>,
+    unit: Option<String>,
+    xpath_text: &str,
+    required: bool,
+) -> Result<Option<u64>> {
     let max = MEMORY_MAX_BYTES;
-    let value = xstring(n, path);
-    let unit = xattr(n, path, "unit");
     let Some(bytes) = parse_scaled(value, unit, xpath_text, 1024, max, required)? else {
         return Ok(None);
     };
