@@ -29,6 +29,7 @@ mod metadata;
 mod numa;
 mod os;
 mod postparse;
+mod seclabel;
 mod tune;
 pub(crate) mod xml;
 
@@ -42,6 +43,7 @@ pub use devices::Devices;
 pub use features::{Features, GicVersion, IoApic, MsrsUnknown, SpecFix};
 pub use metadata::Metadata;
 pub use numa::{Numa, NumaCell};
+pub use seclabel::{DeviceSeclabel, Seclabel, SeclabelType};
 pub use tune::{
     Blkiotune, Cputune, IdMap, IoThread, IoThreads, MemoryBacking, Memtune, Perf, Resource,
 };
@@ -174,6 +176,8 @@ pub struct DomainDef {
     pub perf: Perf,
     /// `<idmap>`.
     pub idmap: IdMap,
+    /// `<seclabel>`s.
+    pub seclabels: Vec<seclabel::Seclabel>,
     /// `<bootloader>` (Xen PV).
     pub bootloader: Option<String>,
     /// `<bootloader_args>`.
@@ -265,7 +269,7 @@ pub fn format(def: &DomainDef, opts: FormatOpts) -> String {
 }
 
 /// Top-level children libvirt knows and rvirt does not model yet.
-const NOT_MODELLED_TOP: &[&str] = &["sysinfo", "seclabel", "launchSecurity"];
+const NOT_MODELLED_TOP: &[&str] = &["sysinfo", "launchSecurity"];
 
 fn parse_node(root: Node) -> Result<DomainDef> {
     if !is_el(&root, "domain") {
@@ -313,6 +317,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         return Err(xml_error("Domain title can't contain newlines"));
     }
     let description = xstring(root, "description");
+    let seclabels = seclabel::parse(root)?;
 
     let memory = parse_memory(root)?;
     let memory_backing = tune::parse_memory_backing(root)?;
@@ -379,6 +384,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         resource,
         perf,
         idmap,
+        seclabels,
         bootloader,
         bootloader_args,
         os,
@@ -628,6 +634,9 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     }
     tune::format_perf(b, &def.perf);
     devices::format(b, def, opts);
+    for s in &def.seclabels {
+        seclabel::format(b, s);
+    }
     if let Some((aes, dea)) = def.keywrap {
         b.add("<keywrap>\n");
         b.adjust(2);

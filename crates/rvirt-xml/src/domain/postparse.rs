@@ -13,7 +13,9 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
 
     // Per-device post-parse, in virDomainDeviceInfoIterate's order.
     for i in 0..def.devices.disks.len() {
-        devices::disk_post_parse(&mut def.devices.disks[i])?;
+        devices::disk_post_parse(&mut def.devices.disks[i], &[])?;
+        devices::expand_group_iotune(&mut def.devices.disks);
+        devices::disk_check_features(&def.devices.disks[i])?;
     }
     for i in 0..def.devices.videos.len() {
         let mut v = def.devices.videos[i].clone();

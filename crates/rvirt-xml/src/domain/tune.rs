@@ -825,8 +825,9 @@ fn same_bits(a: &Bitmap, b: &Bitmap) -> bool {
     a.iter().eq(b.iter())
 }
 
+/// `VIR_ERR_XML_ERROR` raised by `virresctrl.c` (domain `VIR_FROM_RESCTRL`).
 fn resctrl_error(detail: String) -> crate::XmlError {
-    report(code::XML_ERROR, domain::NONE, detail)
+    report(code::XML_ERROR, domain::RESCTRL, detail)
 }
 
 fn parse_cachetune(groups: &mut Vec<Resctrl>, n: Node, max: u32) -> Result<()> {

@@ -14,13 +14,15 @@ mod input;
 mod memballoon;
 mod misc;
 mod net;
+mod storage_source;
 mod validate;
 mod video;
 
 pub use audio::{Audio, AudioFormat, AudioIo, AudioType, SdlDriver};
 pub use chr::{Chr, ChrDeviceType, ChrSource, ChrSourceType, ChrTargetType};
 pub use controller::{Controller, ControllerType};
-pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, StorageType};
+pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, IoTune, StorageType};
+pub use storage_source::{Auth, Encryption, NetHost, NetProtocol, SecretLookup, StorageFormat};
 pub use graphics::{Graphics, GraphicsListen, GraphicsType};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
@@ -348,7 +350,9 @@ pub(super) use chr::{post_parse as chr_post_parse, Chr as ChrDef};
 pub(super) use controller::{
     add_implicit as add_implicit_controllers, assign_indexes, validate as validate_controllers,
 };
-pub(super) use disk::post_parse as disk_post_parse;
+pub(super) use disk::{
+    check_features as disk_check_features, expand_group_iotune, post_parse as disk_post_parse,
+};
 pub(super) use graphics::post_parse as graphics_post_parse;
 pub(super) use validate::run as validate_devices;
 pub(super) use video::{post_parse as video_post_parse, Video as VideoDef};
@@ -507,21 +511,7 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
             let multifunction = prop_on_off(a, "multifunction")?;
             let empty = domain == 0 && bus == 0 && slot == 0;
             if !empty {
-                if bus > 0xff {
-                    return Err(pci_error(format!(
-                        "Invalid PCI address bus='0x{bus:x}', must be <= 0xFF"
-                    )));
-                }
-                if slot > 0x1f {
-                    return Err(pci_error(format!(
-                        "Invalid PCI address slot='0x{slot:x}', must be <= 0x1F"
-                    )));
-                }
-                if function > 7 {
-                    return Err(pci_error(format!(
-                        "Invalid PCI address function=0x{function:x}, must be <= 7"
-                    )));
-                }
+                check_pci_addr(domain, bus, slot, function)?;
             }
             if child(*a, "zpci").is_some() {
                 return Err(not_modelled("<address><zpci>"));
@@ -627,6 +617,26 @@ fn device_error(detail: String) -> crate::XmlError {
         rvirt_proto::error::domain::DEVICE,
         detail,
     )
+}
+
+/// `virPCIDeviceAddressIsValid` with reporting, for a non-empty address.
+pub(crate) fn check_pci_addr(_domain: u32, bus: u32, slot: u32, function: u32) -> Result<()> {
+    if bus > 0xff {
+        return Err(pci_error(format!(
+            "Invalid PCI address bus='0x{bus:x}', must be <= 0xFF"
+        )));
+    }
+    if slot > 0x1f {
+        return Err(pci_error(format!(
+            "Invalid PCI address slot='0x{slot:x}', must be <= 0x1F"
+        )));
+    }
+    if function > 7 {
+        return Err(pci_error(format!(
+            "Invalid PCI address function=0x{function:x}, must be <= 7"
+        )));
+    }
+    Ok(())
 }
 
 fn pci_error(detail: String) -> crate::XmlError {

@@ -18,7 +18,7 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     let d = &def.devices;
     for x in &d.disks {
         info(&x.info)?;
-        disk::validate(x)?;
+        disk::validate(x, &def.seclabels)?;
     }
     for x in &d.nets {
         info(&x.info)?;
