@@ -352,8 +352,9 @@ impl Runner {
         Ok(Self { conn, pools })
     }
 
-    /// Defines the case, reads it back, and removes it again.
-    pub async fn run(&self, case: &Case) -> Outcome {
+    /// Defines the case, reads it back, and removes it again: the outcome (generated values
+    /// masked) and the unmasked output when accepted.
+    pub async fn run(&self, case: &Case) -> (Outcome, Option<String>) {
         let r = match &case.kind {
             Kind::Domain => self.domain(&case.xml).await,
             Kind::Network => self.network(&case.xml).await,
@@ -361,8 +362,8 @@ impl Runner {
             Kind::Volume(pool) => self.volume(pool, &case.xml).await,
         };
         match r {
-            Ok(xml) => Outcome::Xml(mask_generated(&case.xml, &xml)),
-            Err(e) => e.into(),
+            Ok(xml) => (Outcome::Xml(mask_generated(&case.xml, &xml)), Some(xml)),
+            Err(e) => (e.into(), None),
         }
     }
 

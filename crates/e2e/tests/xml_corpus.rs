@@ -22,15 +22,11 @@ use std::fmt::Write as _;
 /// The identical-outcome bar per corpus, in percent.
 const BAR: f64 = 95.0;
 
-async fn run_all(uri: String, src: std::path::PathBuf, cases: Vec<Case>) -> Vec<Outcome> {
-    let runner = Runner::new(&uri, &src)
-        .await
-        .unwrap_or_else(|e| panic!("preparing {uri}: {}", e.message));
+async fn run_all(runner: &Runner, cases: &[Case]) -> Vec<(Outcome, Option<String>)> {
     let mut out = Vec::with_capacity(cases.len());
-    for c in &cases {
+    for c in cases {
         out.push(runner.run(c).await);
     }
-    let _ = runner.close().await;
     out
 }
 
@@ -113,8 +109,14 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         "libvirtd is required: run scripts/install-deps.sh"
     );
     let src = corpus::libvirt_src();
-    let cases = corpus::cases(&src);
+    let mut cases = corpus::cases(&src);
     assert!(cases.len() > 1500, "corpus incomplete: {} cases", cases.len());
+    // RVIRT_CORPUS_ONLY=substring runs only the matching documents and prints both answers in
+    // full where they differ (for investigating; the bars are not checked then).
+    let only = std::env::var("RVIRT_CORPUS_ONLY").ok();
+    if let Some(f) = &only {
+        cases.retain(|c| format!("{}/{}", c.corpus, c.file).contains(f.as_str()));
+    }
 
     let reference = Daemon::start(DaemonKind::Libvirtd);
     let ours = Daemon::start(DaemonKind::Rvirtd);
@@ -124,30 +126,89 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         .build()
         .expect("tokio runtime");
     let started = std::time::Instant::now();
+    let runners = rt.block_on(async {
+        let prepare = |uri: String| {
+            let src = src.clone();
+            async move {
+                Runner::new(&uri, &src)
+                    .await
+                    .unwrap_or_else(|e| panic!("preparing {uri}: {}", e.message))
+            }
+        };
+        tokio::join!(
+            prepare(reference.test_uri(false)),
+            prepare(ours.test_uri(false))
+        )
+    });
     let (want, got) = rt.block_on(async {
-        let a = tokio::spawn(run_all(
-            reference.test_uri(false),
-            src.clone(),
-            cases.clone(),
-        ));
-        let b = tokio::spawn(run_all(ours.test_uri(false), src.clone(), cases.clone()));
-        (a.await.expect("libvirtd run"), b.await.expect("rvirtd run"))
+        tokio::join!(run_all(&runners.0, &cases), run_all(&runners.1, &cases))
     });
     let elapsed = started.elapsed();
+
+    // Round trip: rvirt-xml in process must format what it formatted once identically again,
+    // except where libvirt itself changes its own output when it is defined again (then both
+    // daemons must change it the same way).
+    let mut round_trip_failures = Vec::new();
+    let mut second: Vec<Case> = Vec::new();
+    for ((case, (w, w_raw)), (g, _)) in cases.iter().zip(&want).zip(&got) {
+        if !g.accepted() {
+            continue;
+        }
+        if let Err(e) = round_trip(case) {
+            match (w == g, w_raw) {
+                (true, Some(raw)) => second.push(Case {
+                    xml: raw.clone(),
+                    file: format!("{} ({e})", case.file),
+                    ..case.clone()
+                }),
+                _ => round_trip_failures.push(format!("{}/{}: {e}", case.corpus, case.file)),
+            }
+        }
+    }
+    let (want2, got2) = rt.block_on(async {
+        tokio::join!(run_all(&runners.0, &second), run_all(&runners.1, &second))
+    });
+    let mut libvirt_unstable = Vec::new();
+    for ((case, (w, _)), (g, _)) in second.iter().zip(&want2).zip(&got2) {
+        let first = want
+            .iter()
+            .zip(&cases)
+            .find(|(_, c)| c.corpus == case.corpus && case.file.starts_with(&format!("{} (", c.file)))
+            .map(|((o, _), _)| o);
+        let libvirt_changes = match (first, w) {
+            (Some(Outcome::Xml(a)), Outcome::Xml(b)) => {
+                corpus::mask_generated("", a) != corpus::mask_generated("", b)
+            }
+            _ => true,
+        };
+        if libvirt_changes && w == g {
+            libvirt_unstable.push(format!("{}/{}", case.corpus, case.file));
+        } else {
+            round_trip_failures.push(format!(
+                "{}/{}{}",
+                case.corpus,
+                case.file,
+                if libvirt_changes {
+                    " (re-defining libvirt's output differs between the daemons)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    rt.block_on(async {
+        let _ = tokio::join!(runners.0.close(), runners.1.close());
+    });
     drop(ours);
     drop(reference);
+    let want: Vec<Outcome> = want.into_iter().map(|(o, _)| o).collect();
+    let got: Vec<Outcome> = got.into_iter().map(|(o, _)| o).collect();
 
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut diffs = Vec::new();
-    let mut round_trip_failures = Vec::new();
     for ((case, want), got) in cases.iter().zip(&want).zip(&got) {
         let t = tallies.entry(case.corpus).or_default();
         t.total += 1;
-        if got.accepted() {
-            if let Err(e) = round_trip(case) {
-                round_trip_failures.push(format!("{}/{}: {e}", case.corpus, case.file));
-            }
-        }
         if want == got {
             t.identical += 1;
             continue;
@@ -187,7 +248,9 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         "| corpus | documents | identical | rate | rvirt refuses | output differs | other error | rvirt accepts, libvirt refuses |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (corpus, _) in corpus::CORPORA {
-        let t = &tallies[corpus];
+        let Some(t) = tallies.get(corpus) else {
+            continue;
+        };
         let _ = writeln!(
             table,
             "| {corpus} | {} | {} | {:.1} % | {} | {} | {} | {} |",
@@ -204,8 +267,19 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
     for d in &diffs {
         println!("  {}/{}: {}: {}", d.corpus, d.file, d.category, d.reason);
     }
+    for u in &libvirt_unstable {
+        println!("  round trip changes the output, as libvirt's does: {u}");
+    }
+    if only.is_some() {
+        for ((case, want), got) in cases.iter().zip(&want).zip(&got) {
+            if want != got {
+                println!("==== {}/{}\n---- libvirt\n{}\n---- rvirt\n{}", case.corpus, case.file, show(want), show(got));
+            }
+        }
+        return;
+    }
     if std::env::var_os("RVIRT_UPDATE_XML_DIFFERENCES").is_some() {
-        write_report(&table, &diffs);
+        write_report(&table, &diffs, &libvirt_unstable);
     }
 
     let mut failures = Vec::new();
@@ -232,11 +306,18 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+fn show(o: &Outcome) -> String {
+    match o {
+        Outcome::Xml(x) => x.clone(),
+        e => e.summary(),
+    }
+}
+
 fn rate(t: &Tally) -> f64 {
     100.0 * t.identical as f64 / t.total.max(1) as f64
 }
 
-fn write_report(table: &str, diffs: &[Difference]) {
+fn write_report(table: &str, diffs: &[Difference], unstable: &[String]) {
     let path = repo_root().join("docs/xml-differences.md");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     // The hand-written part (everything before the generated marker) is kept.
@@ -260,6 +341,14 @@ fn write_report(table: &str, diffs: &[Difference]) {
                 d.reason.replace('|', "\\|").replace('\n', " ")
             );
         }
+    }
+    s.push_str(
+        "\n## Documents whose output changes when defined again\n\nlibvirt 9.0 itself formats these \
+         differently when its own output is defined again; rvirt reproduces that second answer \
+         byte for byte too (checked by the test), so format(parse(x)) is not a fixed point here:\n\n",
+    );
+    for u in unstable {
+        let _ = writeln!(s, "- {u}");
     }
     std::fs::create_dir_all(path.parent().expect("docs dir")).expect("create docs/");
     std::fs::write(&path, s).expect("write docs/xml-differences.md");

@@ -13,9 +13,45 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
 
     // Per-device post-parse, in virDomainDeviceInfoIterate's order.
     for i in 0..def.devices.disks.len() {
-        devices::disk_post_parse(&mut def.devices.disks[i], &[])?;
+        let scsi_hostdevs: Vec<_> = def
+            .devices
+            .hostdevs
+            .iter()
+            .filter_map(|h| h.drive_address())
+            .collect();
+        devices::disk_post_parse(&mut def.devices.disks[i], &scsi_hostdevs)?;
         devices::expand_group_iotune(&mut def.devices.disks);
         devices::disk_check_features(&def.devices.disks[i])?;
+    }
+    for i in 0..def.devices.hostdevs.len() {
+        let d = &def.devices;
+        let disk_drives: Vec<_> = d
+            .disks
+            .iter()
+            .filter(|k| k.bus == devices::DiskBus::Scsi)
+            .filter_map(|k| match k.info.address {
+                Some(Address::Drive {
+                    controller,
+                    bus,
+                    target,
+                    unit,
+                }) => Some((controller, bus, target, unit)),
+                _ => None,
+            })
+            .collect();
+        let used: Vec<_> = d
+            .hostdevs
+            .iter()
+            .filter_map(|h| h.drive_address())
+            .collect();
+        let controllers = d.controllers.clone();
+        let reserved = move |c: u32, u: u32| devices::scsi_unit_reserved(&controllers, c, u);
+        devices::hostdev_post_parse(
+            &mut def.devices.hostdevs[i],
+            &disk_drives,
+            &used,
+            &reserved,
+        )?;
     }
     for i in 0..def.devices.videos.len() {
         let mut v = def.devices.videos[i].clone();
@@ -182,7 +218,8 @@ fn boot_order(def: &mut DomainDef) -> Result<()> {
         .disks
         .iter()
         .map(|d| d.info.boot_order)
-        .chain(def.devices.nets.iter().map(|n| n.info.boot_order));
+        .chain(def.devices.nets.iter().map(|n| n.info.boot_order))
+        .chain(def.devices.hostdevs.iter().map(|n| n.info.boot_order));
     for o in orders.flatten() {
         if seen.contains(&o) {
             return Err(unsupported(format!(
@@ -266,6 +303,29 @@ fn validate(def: &DomainDef) -> Result<()> {
             }
         }
     }
+    // virDomainDefHostdevValidate
+    let mut ramfb = false;
+    for (i, h) in d.hostdevs.iter().enumerate() {
+        if d.hostdevs[i + 1..]
+            .iter()
+            .any(|o| devices::same_hostdev(h, o))
+        {
+            return Err(xml_error(
+                "Hostdev already exists in the domain configuration",
+            ));
+        }
+        if let devices::HostdevSource::Mdev {
+            ramfb: Some(true), ..
+        } = h.source
+        {
+            if ramfb {
+                return Err(unsupported(
+                    "Only one vgpu device can have 'ramfb' enabled",
+                ));
+            }
+            ramfb = true;
+        }
+    }
     for (i, a) in d.disks.iter().enumerate() {
         let Some(Address::Drive {
             controller,
@@ -285,6 +345,27 @@ fn validate(def: &DomainDef) -> Result<()> {
             }
         }
     }
+    for (i, h) in d.hostdevs.iter().enumerate() {
+        let Some((controller, bus, target, unit)) = h.drive_address() else {
+            continue;
+        };
+        // libvirt prints bus and controller the other way round.
+        if d.hostdevs[i + 1..]
+            .iter()
+            .any(|o| o.is_scsi() && o.info.address == h.info.address)
+        {
+            return Err(unsupported(format!(
+                "SCSI host address controller='{bus}' bus='{controller}' target='{target}' unit='{unit}' in use by another SCSI host device"
+            )));
+        }
+        if d.disks.iter().any(|k| {
+            k.bus == devices::DiskBus::Scsi && k.info.address == h.info.address
+        }) {
+            return Err(unsupported(format!(
+                "SCSI host address controller='{bus}' bus='{controller}' target='{target}' unit='{unit}' in use by another SCSI disk"
+            )));
+        }
+    }
     if let Some(c) = &def.cpu {
         if let Some((s, di, co, t)) = c.topology {
             let total = s as u64 * di as u64 * co as u64 * t as u64;
@@ -302,6 +383,7 @@ fn validate(def: &DomainDef) -> Result<()> {
         .iter()
         .map(|x| &x.info)
         .chain(d.nets.iter().map(|x| &x.info))
+        .chain(d.hostdevs.iter().map(|x| &x.info))
         .chain(d.videos.iter().map(|x| &x.info))
         .chain(d.controllers.iter().map(|x| &x.info))
         .chain(d.serials.iter().map(|x| &x.info))

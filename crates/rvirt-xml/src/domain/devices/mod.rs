@@ -10,6 +10,7 @@ mod chr;
 mod controller;
 mod disk;
 mod graphics;
+mod hostdev;
 mod input;
 mod memballoon;
 mod misc;
@@ -24,6 +25,7 @@ pub use controller::{Controller, ControllerType};
 pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, IoTune, StorageType};
 pub use storage_source::{Auth, Encryption, NetHost, NetProtocol, SecretLookup, StorageFormat};
 pub use graphics::{Graphics, GraphicsListen, GraphicsType};
+pub use hostdev::{Hostdev, HostdevSource};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
 pub use misc::{
@@ -134,6 +136,17 @@ pub enum Address {
     Unassigned,
 }
 
+/// `<rom enabled bar file>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rom {
+    /// `enabled=`.
+    pub enabled: Option<bool>,
+    /// `bar=`.
+    pub bar: Option<bool>,
+    /// `file=`.
+    pub file: Option<String>,
+}
+
 /// What every device carries (`virDomainDeviceInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeviceInfo {
@@ -147,6 +160,8 @@ pub struct DeviceInfo {
     pub acpi_index: Option<u32>,
     /// `<master startport=…>` (USB companion controllers).
     pub master_startport: Option<u32>,
+    /// `<rom>` (interfaces and host devices).
+    pub rom: Rom,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -200,6 +215,8 @@ pub struct Devices {
     pub audios: Vec<Audio>,
     /// `<video>`s (the primary first).
     pub videos: Vec<Video>,
+    /// `<hostdev>`s.
+    pub hostdevs: Vec<Hostdev>,
     /// `<hub>`s.
     pub hubs: Vec<Hub>,
     /// `<watchdog>`.
@@ -221,7 +238,6 @@ const NOT_MODELLED: &[&str] = &[
     "lease",
     "filesystem",
     "smartcard",
-    "hostdev",
     "tpm",
     "nvram",
     "redirdev",
@@ -300,6 +316,16 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
             d.videos.push(v);
         }
     }
+    for n in select(root, "devices/hostdev") {
+        let h = hostdev::parse(n)?;
+        if matches!(h.source, HostdevSource::Usb { .. }) && usb_none {
+            return Err(unsupported(
+                "Can't add host USB device: USB is disabled in this host",
+            ));
+        }
+        d.hostdevs.push(h);
+        maybe_add_hostdev_scsi_controllers(&mut d);
+    }
     let watchdogs = select(root, "devices/watchdog");
     if watchdogs.len() > 1 {
         return Err(internal("only a single watchdog device is supported"));
@@ -354,7 +380,66 @@ pub(super) use disk::{
     check_features as disk_check_features, expand_group_iotune, post_parse as disk_post_parse,
 };
 pub(super) use graphics::post_parse as graphics_post_parse;
+pub(super) use hostdev::{post_parse as hostdev_post_parse, same_device as same_hostdev};
 pub(super) use validate::run as validate_devices;
+
+/// `virDomainDefMaybeAddHostdevSCSIcontroller`: SCSI controllers up to the highest one a SCSI
+/// host device names, with the model of that controller.
+fn maybe_add_hostdev_scsi_controllers(d: &mut Devices) {
+    let mut max: i64 = -1;
+    let mut model: Option<String> = None;
+    for h in d.hostdevs.iter().filter(|h| h.is_scsi()) {
+        let c = match h.info.address {
+            Some(Address::Drive { controller, .. }) => controller as i64,
+            _ => 0,
+        };
+        if c > max {
+            max = c;
+            if let Some(cont) = d
+                .controllers
+                .iter()
+                .find(|x| x.type_ == ControllerType::Scsi && x.index == Some(c as i32))
+            {
+                if cont.model.is_some() {
+                    model = cont.model.clone();
+                }
+            }
+        }
+    }
+    for i in 0..=max {
+        let i = i as i32;
+        if !d
+            .controllers
+            .iter()
+            .any(|x| x.type_ == ControllerType::Scsi && x.index == Some(i))
+        {
+            let mut c = Controller::implicit(ControllerType::Scsi, i);
+            c.model = model.clone();
+            d.controllers.push(c);
+        }
+    }
+}
+
+/// Whether SCSI `unit` of controller `index` cannot take a device
+/// (`virDomainSCSIDriveAddressIsUsed`'s per-model limits).
+pub(crate) fn scsi_unit_reserved(controllers: &[Controller], index: u32, unit: u32) -> bool {
+    let Some(c) = controllers
+        .iter()
+        .find(|x| x.type_ == ControllerType::Scsi && x.index == Some(index as i32))
+    else {
+        return false;
+    };
+    let (max, reserved): (i64, i64) = match c.model.as_deref() {
+        Some("virtio-scsi" | "virtio-transitional" | "virtio-non-transitional") => (16383, -1),
+        Some("ibmvscsi") => (31, 7),
+        Some("lsisas1068") => (1, -1),
+        Some("lsisas1078") => (255, -1),
+        Some("lsilogic" | "vmpvscsi" | "buslogic") => (-1, 7),
+        Some("ncr53c90" | "dc390" | "am53c974") => (6, -1),
+        _ => (-1, -1),
+    };
+    (max != -1 && unit as i64 > max) || (reserved != -1 && unit as i64 == reserved)
+}
 pub(super) use video::{post_parse as video_post_parse, Video as VideoDef};
 
 /// The `<devices>` element.
@@ -410,6 +495,9 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for v in &d.videos {
         video::format(b, v, opts);
     }
+    for h in &d.hostdevs {
+        hostdev::format(b, h);
+    }
     for h in &d.hubs {
         misc::format_hub(b, h);
     }
@@ -446,6 +534,11 @@ fn keep_alias(a: &str) -> bool {
 
 /// `virDomainDeviceInfoParseXML`. `allow_boot` for devices that take `<boot order>`.
 pub(crate) fn parse_info(n: Node, allow_boot: bool) -> Result<DeviceInfo> {
+    parse_info_ext(n, allow_boot, false)
+}
+
+/// `virDomainDeviceInfoParseXML` with `VIR_DOMAIN_DEF_PARSE_ALLOW_ROM` when `allow_rom`.
+pub(crate) fn parse_info_ext(n: Node, allow_boot: bool, allow_rom: bool) -> Result<DeviceInfo> {
     let mut info = DeviceInfo::default();
     if let Some(a) = xattr(n, "alias", "name") {
         if keep_alias(&a) {
@@ -477,8 +570,20 @@ pub(crate) fn parse_info(n: Node, allow_boot: bool) -> Result<DeviceInfo> {
             }
         }
     }
-    if child(n, "rom").is_some() && allow_boot {
-        return Err(not_modelled("<rom>"));
+    if allow_rom {
+        if let Some(r) = first(n, "rom") {
+            info.rom = Rom {
+                enabled: super::xml::prop_yes_no(&r, "enabled")?,
+                bar: prop_on_off(&r, "bar")?,
+                file: prop(&r, "file"),
+            };
+            if info.rom.enabled == Some(false) && (info.rom.bar.is_some() || info.rom.file.is_some())
+            {
+                return Err(unsupported(
+                    "ROM tuning is not supported when ROM is disabled",
+                ));
+            }
+        }
     }
     if let Some(a) = child(n, "acpi") {
         info.acpi_index = prop_uint(&a, "index", 10, true)?;
@@ -664,6 +769,18 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
     if let Some(s) = info.master_startport {
         b.add(&format!("<master startport='{s}'/>\n"));
     }
+    let rom = &info.rom;
+    if rom.enabled.is_some() || rom.bar.is_some() || rom.file.is_some() {
+        b.add("<rom");
+        if let Some(e) = rom.enabled {
+            b.add(&format!(" enabled='{}'", super::xml::yes_no(e)));
+        }
+        if let Some(bar) = rom.bar {
+            b.add(&format!(" bar='{}'", super::xml::on_off(bar)));
+        }
+        b.esc(" file='%s'", rom.file.as_deref());
+        b.add("/>\n");
+    }
     if let Some(i) = info.acpi_index {
         b.add(&format!("<acpi index='{i}'/>\n"));
     }
@@ -743,6 +860,15 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
         }
     }
     b.element("address", attrs, b.child());
+}
+
+/// Re-indents text formatted by the network/storage half (`conf::Buf`, indentation 0) into
+/// `b` at its current depth.
+pub(crate) fn embed(b: &mut Buf, text: &str) {
+    for line in text.lines() {
+        b.add(line);
+        b.add("\n");
+    }
 }
 
 /// `<driver>` virtio options shared by many devices.

@@ -28,6 +28,9 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         ensure_audio(def, x.audio_id)?;
     }
+    for x in &d.hostdevs {
+        super::hostdev::validate(x)?;
+    }
     for x in &d.videos {
         info(&x.info)?;
         video(x, d.videos.len())?;
