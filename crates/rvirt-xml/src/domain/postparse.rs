@@ -74,6 +74,14 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
         }
     }
 
+    for f in &mut def.devices.filesystems {
+        devices::fs_post_parse(f);
+    }
+    let ppc64 = matches!(def.os.arch, super::Arch::Ppc64 | super::Arch::Ppc64le);
+    for m in &mut def.devices.memories {
+        devices::memory_post_parse(m, ppc64);
+    }
+
     // virDomainDefPostParseCommon.
     if def.os.type_ == OsType::Exe && def.os.init.is_none() {
         return Err(xml_error("init binary must be specified"));
@@ -185,11 +193,16 @@ fn post_parse_memory(def: &mut DomainDef) -> Result<()> {
     } else {
         0
     };
+    let hotplug: u64 = def.devices.memories.iter().map(|x| x.size).sum();
     let m = &mut def.memory;
     if numa_memory != 0 {
-        m.total = numa_memory;
+        m.total = numa_memory + hotplug;
+    } else if hotplug > m.total {
+        return Err(xml_error(
+            "Total size of memory devices exceeds the total memory size",
+        ));
     }
-    if m.total == 0 {
+    if m.total - hotplug == 0 {
         return Err(xml_error(
             "Memory size must be specified via <memory> or in the <numa> configuration",
         ));
@@ -219,7 +232,8 @@ fn boot_order(def: &mut DomainDef) -> Result<()> {
         .iter()
         .map(|d| d.info.boot_order)
         .chain(def.devices.nets.iter().map(|n| n.info.boot_order))
-        .chain(def.devices.hostdevs.iter().map(|n| n.info.boot_order));
+        .chain(def.devices.hostdevs.iter().map(|n| n.info.boot_order))
+        .chain(def.devices.filesystems.iter().map(|n| n.info.boot_order));
     for o in orders.flatten() {
         if seen.contains(&o) {
             return Err(unsupported(format!(
@@ -385,6 +399,8 @@ fn validate(def: &DomainDef) -> Result<()> {
         .chain(d.nets.iter().map(|x| &x.info))
         .chain(d.hostdevs.iter().map(|x| &x.info))
         .chain(d.videos.iter().map(|x| &x.info))
+        .chain(d.filesystems.iter().map(|x| &x.info))
+        .chain(d.memories.iter().map(|x| &x.info))
         .chain(d.controllers.iter().map(|x| &x.info))
         .chain(d.serials.iter().map(|x| &x.info))
         .chain(d.parallels.iter().map(|x| &x.info))
@@ -477,5 +493,19 @@ fn validate(def: &DomainDef) -> Result<()> {
     super::tune::validate_blkiotune(&def.blkiotune)?;
     super::tune::validate_idmap(&def.idmap)?;
     super::numa::validate(&def.numa)?;
+    let mut fs_targets: Vec<&str> = Vec::new();
+    for f in d
+        .filesystems
+        .iter()
+        .filter(|f| f.fsdriver == devices::FsDriver::Virtiofs)
+    {
+        let t = f.target.as_deref().unwrap_or("");
+        if fs_targets.contains(&t) {
+            return Err(unsupported(format!(
+                "filesystem target '{t}' specified twice"
+            )));
+        }
+        fs_targets.push(t);
+    }
     super::tune::validate_iothreads(&def.iothreads)
 }

@@ -9,10 +9,12 @@ mod audio;
 mod chr;
 mod controller;
 mod disk;
+mod filesystem;
 mod graphics;
 mod hostdev;
 mod input;
 mod memballoon;
+mod memory;
 mod misc;
 mod net;
 mod storage_source;
@@ -25,9 +27,11 @@ pub use controller::{Controller, ControllerType};
 pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, IoTune, StorageType};
 pub use storage_source::{Auth, Encryption, NetHost, NetProtocol, SecretLookup, StorageFormat};
 pub use graphics::{Graphics, GraphicsListen, GraphicsType};
+pub use filesystem::{Filesystem, FsDriver, FsType};
 pub use hostdev::{Hostdev, HostdevSource};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
+pub use memory::{MemoryDevice, MemoryModel};
 pub use misc::{
     Hub, Iommu, IommuModel, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
     SoundModel, Vsock, VsockModel, Watchdog, WatchdogAction, WatchdogModel,
@@ -195,6 +199,8 @@ pub struct Devices {
     pub disks: Vec<Disk>,
     /// `<controller>`s, grouped by type and sorted by index.
     pub controllers: Vec<Controller>,
+    /// `<filesystem>`s.
+    pub filesystems: Vec<Filesystem>,
     /// `<interface>`s.
     pub nets: Vec<Net>,
     /// `<serial>`s.
@@ -227,6 +233,8 @@ pub struct Devices {
     pub rngs: Vec<Rng>,
     /// `<panic>`s.
     pub panics: Vec<Panic>,
+    /// `<memory>` devices.
+    pub memories: Vec<MemoryDevice>,
     /// `<iommu>`.
     pub iommu: Option<Iommu>,
     /// `<vsock>`.
@@ -236,14 +244,12 @@ pub struct Devices {
 /// Device elements libvirt knows and rvirt does not model yet.
 const NOT_MODELLED: &[&str] = &[
     "lease",
-    "filesystem",
     "smartcard",
     "tpm",
     "nvram",
     "redirdev",
     "redirfilter",
     "shmem",
-    "memory",
     "crypto",
 ];
 
@@ -267,6 +273,9 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
         .controllers
         .iter()
         .any(|c| c.type_ == ControllerType::Usb && c.model.as_deref() == Some("none"));
+    for n in select(root, "devices/filesystem") {
+        d.filesystems.push(filesystem::parse(n)?);
+    }
     for n in select(root, "devices/interface") {
         d.nets.push(net::parse(n)?);
     }
@@ -355,6 +364,9 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     for n in select(root, "devices/panic") {
         d.panics.push(misc::parse_panic(n)?);
     }
+    for n in select(root, "devices/memory") {
+        d.memories.push(memory::parse(n)?);
+    }
     let iommus = select(root, "devices/iommu");
     if iommus.len() > 1 {
         return Err(xml_error("only a single IOMMU device is supported"));
@@ -381,6 +393,8 @@ pub(super) use disk::{
 };
 pub(super) use graphics::post_parse as graphics_post_parse;
 pub(super) use hostdev::{post_parse as hostdev_post_parse, same_device as same_hostdev};
+pub(super) use filesystem::post_parse as fs_post_parse;
+pub(super) use memory::post_parse as memory_post_parse;
 pub(super) use validate::run as validate_devices;
 
 /// `virDomainDefMaybeAddHostdevSCSIcontroller`: SCSI controllers up to the highest one a SCSI
@@ -454,6 +468,9 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for c in &d.controllers {
         controller::format(b, c, opts);
     }
+    for f in &d.filesystems {
+        filesystem::format(b, f);
+    }
     for n in &d.nets {
         net::format(b, n, opts);
     }
@@ -512,6 +529,9 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     }
     for p in &d.panics {
         misc::format_panic(b, p);
+    }
+    for m in &d.memories {
+        memory::format(b, m);
     }
     if let Some(i) = &d.iommu {
         misc::format_iommu(b, i);

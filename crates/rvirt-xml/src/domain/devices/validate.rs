@@ -53,6 +53,10 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         input(x, def)?;
     }
+    for x in &d.filesystems {
+        info(&x.info)?;
+        super::filesystem::validate(x)?;
+    }
     if let Some(w) = &d.watchdog {
         info(&w.info)?;
     }
@@ -70,6 +74,11 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     }
     for x in &d.panics {
         info(&x.info)?;
+    }
+    let ppc64 = matches!(def.os.arch, crate::domain::Arch::Ppc64 | crate::domain::Arch::Ppc64le);
+    for x in &d.memories {
+        info(&x.info)?;
+        super::memory::validate(x, def.numa.cells.len(), ppc64)?;
     }
     if let Some(i) = &d.iommu {
         info(&i.info)?;
