@@ -233,7 +233,8 @@ fn boot_order(def: &mut DomainDef) -> Result<()> {
         .map(|d| d.info.boot_order)
         .chain(def.devices.nets.iter().map(|n| n.info.boot_order))
         .chain(def.devices.hostdevs.iter().map(|n| n.info.boot_order))
-        .chain(def.devices.filesystems.iter().map(|n| n.info.boot_order));
+        .chain(def.devices.filesystems.iter().map(|n| n.info.boot_order))
+        .chain(def.devices.redirdevs.iter().map(|n| n.info.boot_order));
     for o in orders.flatten() {
         if seen.contains(&o) {
             return Err(unsupported(format!(
@@ -401,6 +402,10 @@ fn validate(def: &DomainDef) -> Result<()> {
         .chain(d.videos.iter().map(|x| &x.info))
         .chain(d.filesystems.iter().map(|x| &x.info))
         .chain(d.memories.iter().map(|x| &x.info))
+        .chain(d.smartcards.iter().map(|x| &x.info))
+        .chain(d.redirdevs.iter().map(|x| &x.info))
+        .chain(d.tpms.iter().map(|x| &x.info))
+        .chain(d.shmems.iter().map(|x| &x.info))
         .chain(d.controllers.iter().map(|x| &x.info))
         .chain(d.serials.iter().map(|x| &x.info))
         .chain(d.parallels.iter().map(|x| &x.info))

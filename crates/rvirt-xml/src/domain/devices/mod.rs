@@ -17,7 +17,11 @@ mod memballoon;
 mod memory;
 mod misc;
 mod net;
+mod redirdev;
+mod shmem;
+mod smartcard;
 mod storage_source;
+mod tpm;
 mod validate;
 mod video;
 
@@ -32,8 +36,12 @@ pub use hostdev::{Hostdev, HostdevSource};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
 pub use memory::{MemoryDevice, MemoryModel};
+pub use redirdev::{Redirdev, UsbRule};
+pub use shmem::{Shmem, ShmemModel, ShmemRole};
+pub use smartcard::{Smartcard, SmartcardSource};
+pub use tpm::{Tpm, TpmBackend, TpmBackendType, TpmModel};
 pub use misc::{
-    Hub, Iommu, IommuModel, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
+    Hub, Lease, Iommu, IommuModel, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
     SoundModel, Vsock, VsockModel, Watchdog, WatchdogAction, WatchdogModel,
 };
 pub use net::{Mac, Net, NetSource, NetType};
@@ -199,10 +207,14 @@ pub struct Devices {
     pub disks: Vec<Disk>,
     /// `<controller>`s, grouped by type and sorted by index.
     pub controllers: Vec<Controller>,
+    /// `<lease>`s.
+    pub leases: Vec<Lease>,
     /// `<filesystem>`s.
     pub filesystems: Vec<Filesystem>,
     /// `<interface>`s.
     pub nets: Vec<Net>,
+    /// `<smartcard>`s.
+    pub smartcards: Vec<Smartcard>,
     /// `<serial>`s.
     pub serials: Vec<Chr>,
     /// `<parallel>`s.
@@ -213,6 +225,8 @@ pub struct Devices {
     pub channels: Vec<Chr>,
     /// `<input>`s.
     pub inputs: Vec<Input>,
+    /// `<tpm>`s.
+    pub tpms: Vec<Tpm>,
     /// `<graphics>`.
     pub graphics: Vec<Graphics>,
     /// `<sound>`s.
@@ -223,6 +237,10 @@ pub struct Devices {
     pub videos: Vec<Video>,
     /// `<hostdev>`s.
     pub hostdevs: Vec<Hostdev>,
+    /// `<redirdev>`s.
+    pub redirdevs: Vec<Redirdev>,
+    /// `<redirfilter>` rules (`None`: no element).
+    pub redirfilter: Option<Vec<UsbRule>>,
     /// `<hub>`s.
     pub hubs: Vec<Hub>,
     /// `<watchdog>`.
@@ -231,8 +249,12 @@ pub struct Devices {
     pub memballoon: Option<Memballoon>,
     /// `<rng>`s.
     pub rngs: Vec<Rng>,
+    /// `<devices><nvram>` (its address).
+    pub nvram: Option<DeviceInfo>,
     /// `<panic>`s.
     pub panics: Vec<Panic>,
+    /// `<shmem>`s.
+    pub shmems: Vec<Shmem>,
     /// `<memory>` devices.
     pub memories: Vec<MemoryDevice>,
     /// `<iommu>`.
@@ -242,16 +264,7 @@ pub struct Devices {
 }
 
 /// Device elements libvirt knows and rvirt does not model yet.
-const NOT_MODELLED: &[&str] = &[
-    "lease",
-    "smartcard",
-    "tpm",
-    "nvram",
-    "redirdev",
-    "redirfilter",
-    "shmem",
-    "crypto",
-];
+const NOT_MODELLED: &[&str] = &["crypto"];
 
 pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     let mut d = Devices {
@@ -273,11 +286,17 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
         .controllers
         .iter()
         .any(|c| c.type_ == ControllerType::Usb && c.model.as_deref() == Some("none"));
+    for n in select(root, "devices/lease") {
+        d.leases.push(misc::parse_lease(n)?);
+    }
     for n in select(root, "devices/filesystem") {
         d.filesystems.push(filesystem::parse(n)?);
     }
     for n in select(root, "devices/interface") {
         d.nets.push(net::parse(n)?);
+    }
+    for n in select(root, "devices/smartcard") {
+        d.smartcards.push(smartcard::parse(n)?);
     }
     // Parallel ports get their port number at parse time, after the earlier ones.
     for n in select(root, "devices/parallel") {
@@ -352,6 +371,22 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     for n in select(root, "devices/rng") {
         d.rngs.push(misc::parse_rng(n)?);
     }
+    let tpms = select(root, "devices/tpm");
+    if tpms.len() > 2 {
+        return Err(xml_error(
+            "a maximum of two TPM devices is supported, one of them being a TPM Proxy device",
+        ));
+    }
+    for n in tpms {
+        d.tpms.push(tpm::parse(n)?);
+    }
+    let nvrams = select(root, "devices/nvram");
+    if nvrams.len() > 1 {
+        return Err(internal("only a single nvram device is supported"));
+    }
+    if let Some(n) = nvrams.first() {
+        d.nvram = Some(parse_info(*n, false)?);
+    }
     for n in select(root, "devices/hub") {
         let h = misc::parse_hub(n)?;
         if usb_none {
@@ -361,8 +396,23 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
         }
         d.hubs.push(h);
     }
+    for n in select(root, "devices/redirdev") {
+        d.redirdevs.push(redirdev::parse(n)?);
+    }
+    let filters = select(root, "devices/redirfilter");
+    if filters.len() > 1 {
+        return Err(internal(
+            "only one set of redirection filter rule is supported",
+        ));
+    }
+    if let Some(n) = filters.first() {
+        d.redirfilter = Some(redirdev::parse_filter(*n)?);
+    }
     for n in select(root, "devices/panic") {
         d.panics.push(misc::parse_panic(n)?);
+    }
+    for n in select(root, "devices/shmem") {
+        d.shmems.push(shmem::parse(n)?);
     }
     for n in select(root, "devices/memory") {
         d.memories.push(memory::parse(n)?);
@@ -399,7 +449,7 @@ pub(super) use validate::run as validate_devices;
 
 /// `virDomainDefMaybeAddHostdevSCSIcontroller`: SCSI controllers up to the highest one a SCSI
 /// host device names, with the model of that controller.
-fn maybe_add_hostdev_scsi_controllers(d: &mut Devices) {
+pub(super) fn maybe_add_hostdev_scsi_controllers(d: &mut Devices) {
     let mut max: i64 = -1;
     let mut model: Option<String> = None;
     for h in d.hostdevs.iter().filter(|h| h.is_scsi()) {
@@ -468,11 +518,17 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for c in &d.controllers {
         controller::format(b, c, opts);
     }
+    for l in &d.leases {
+        misc::format_lease(b, l);
+    }
     for f in &d.filesystems {
         filesystem::format(b, f);
     }
     for n in &d.nets {
         net::format(b, n, opts);
+    }
+    for s in &d.smartcards {
+        smartcard::format(b, s, opts);
     }
     for c in &d.serials {
         chr::format(b, c, opts);
@@ -500,6 +556,9 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for i in &d.inputs {
         input::format(b, i, opts);
     }
+    for t in &d.tpms {
+        tpm::format(b, t);
+    }
     for g in &d.graphics {
         graphics::format(b, g, opts);
     }
@@ -515,6 +574,12 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for h in &d.hostdevs {
         hostdev::format(b, h);
     }
+    for r in &d.redirdevs {
+        redirdev::format(b, r, opts);
+    }
+    if let Some(f) = &d.redirfilter {
+        redirdev::format_filter(b, f);
+    }
     for h in &d.hubs {
         misc::format_hub(b, h);
     }
@@ -527,8 +592,14 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for r in &d.rngs {
         misc::format_rng(b, r, opts);
     }
+    if let Some(n) = &d.nvram {
+        misc::format_nvram(b, n);
+    }
     for p in &d.panics {
         misc::format_panic(b, p);
+    }
+    for s in &d.shmems {
+        shmem::format(b, s);
     }
     for m in &d.memories {
         memory::format(b, m);

@@ -39,6 +39,13 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         controller(x)?;
     }
+    for x in &d.smartcards {
+        info(&x.info)?;
+        super::smartcard::validate(x)?;
+        if let super::SmartcardSource::Passthrough(src) = &x.source {
+            chr_source(src, None, &def.seclabels)?;
+        }
+    }
     for x in d
         .serials
         .iter()
@@ -47,7 +54,7 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         .chain(&d.consoles)
     {
         info(&x.info)?;
-        chr(x)?;
+        chr(x, &def.seclabels)?;
     }
     for x in &d.inputs {
         info(&x.info)?;
@@ -66,11 +73,22 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     for r in &d.rngs {
         info(&r.info)?;
         if let super::RngBackend::Egd(src) = &r.backend {
-            chr_source(src, None)?;
+            chr_source(src, None, &def.seclabels)?;
         }
+    }
+    if let Some(n) = &d.nvram {
+        info(n)?;
     }
     for x in &d.hubs {
         info(&x.info)?;
+    }
+    for x in &d.shmems {
+        info(&x.info)?;
+        super::shmem::validate(x)?;
+    }
+    for x in &d.tpms {
+        info(&x.info)?;
+        super::tpm::validate(x)?;
     }
     for x in &d.panics {
         info(&x.info)?;
@@ -79,6 +97,19 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     for x in &d.memories {
         info(&x.info)?;
         super::memory::validate(x, def.numa.cells.len(), ppc64)?;
+    }
+    for x in &d.redirdevs {
+        info(&x.info)?;
+        let has_usb = d
+            .controllers
+            .iter()
+            .any(|c| c.type_ == ControllerType::Usb && c.model.as_deref() != Some("none"));
+        if !has_usb {
+            return Err(unsupported(
+                "cannot add redirected USB device: USB is disabled for this domain",
+            ));
+        }
+        chr_source(&x.source, None, &def.seclabels)?;
     }
     if let Some(i) = &d.iommu {
         info(&i.info)?;
@@ -128,16 +159,46 @@ fn info(i: &DeviceInfo) -> Result<()> {
     Ok(())
 }
 
-fn chr(c: &Chr) -> Result<()> {
-    chr_source(&c.source, Some(c))
+fn chr(c: &Chr, vm: &[crate::domain::Seclabel]) -> Result<()> {
+    chr_source(&c.source, Some(c), vm)
+}
+
+fn channel_name(ch: &Option<String>) -> Result<()> {
+    match ch {
+        None => Err(unsupported(
+            "Missing source channel attribute for char device",
+        )),
+        Some(ch)
+            if !ch
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
+        {
+            Err(report(
+                code::INVALID_ARG,
+                domain::DOMAIN,
+                "Invalid character in source channel for char device",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `virDomainChrSourceDefValidate`.
-fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
+pub(super) fn chr_source(
+    s: &super::ChrSource,
+    c: Option<&Chr>,
+    vm: &[crate::domain::Seclabel],
+) -> Result<()> {
     let missing_path = || internal("Missing source path attribute for char device");
+    let reconnect_bind = || internal("chardev reconnect is possible only for connect mode");
     match s.type_ {
         ChrSourceType::File | ChrSourceType::Dev | ChrSourceType::Pipe if s.path.is_none() => {
             return Err(missing_path())
+        }
+        ChrSourceType::Nmdm if s.nmdm.0.is_some() != s.nmdm.1.is_some() => {
+            return Err(internal(
+                "Should define both master and slave path attributes for nmdm device",
+            ))
         }
         ChrSourceType::Tcp => {
             if s.host.is_none() {
@@ -145,6 +206,9 @@ fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
             }
             if s.service.is_none() {
                 return Err(internal("Missing source service attribute for char device"));
+            }
+            if s.listen && s.reconnect.enabled.is_some() {
+                return Err(reconnect_bind());
             }
         }
         ChrSourceType::Udp if s.service.is_none() => {
@@ -158,29 +222,14 @@ fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
             if s.path.is_none() && !auto {
                 return Err(missing_path());
             }
+            if s.listen && s.reconnect.enabled.is_some() {
+                return Err(reconnect_bind());
+            }
         }
-        ChrSourceType::Spiceport => match &s.channel {
-            None => {
-                return Err(unsupported(
-                    "Missing source channel attribute for char device",
-                ))
-            }
-            Some(ch)
-                if !ch
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
-            {
-                return Err(report(
-                    code::INVALID_ARG,
-                    domain::DOMAIN,
-                    "Invalid character in source channel for char device",
-                ))
-            }
-            _ => {}
-        },
+        ChrSourceType::Spiceport | ChrSourceType::Dbus => channel_name(&s.channel)?,
         _ => {}
     }
-    Ok(())
+    crate::domain::seclabel::validate_device(&s.seclabels, vm)
 }
 
 /// `virDomainNetDefValidate` (the parts that apply to the modelled types).
