@@ -88,6 +88,19 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
     }
     super::cpu::post_parse_vcpus(&mut def.vcpus)?;
     post_parse_memory(def)?;
+    // virDomainDefPostParseOs
+    if let Some(f) = &mut def.os.firmware_features {
+        if f[0] == Some(true) {
+            if f[1] == Some(false) {
+                return Err(super::xml::report(
+                    code::XML_DETAIL,
+                    domain::DOMAIN,
+                    "firmware feature 'enrolled-keys' cannot be enabled when firmware feature 'secure-boot' is disabled",
+                ));
+            }
+            f[1] = Some(true);
+        }
+    }
     if let Some(l) = &mut def.os.loader {
         if l.path.is_some() && l.type_.is_none() {
             l.type_ = Some(LoaderType::Rom);
@@ -219,6 +232,82 @@ fn post_parse_memory(def: &mut DomainDef) -> Result<()> {
         return Err(xml_error(
             "maximum memory size must be equal or greater than the actual memory size",
         ));
+    }
+    Ok(())
+}
+
+/// `virDomainDefOSValidate` (the test driver supports firmware autoselection).
+fn validate_os(def: &DomainDef) -> Result<()> {
+    let detail = |s: &str| super::xml::report(code::XML_DETAIL, domain::DOMAIN, s);
+    let os = &def.os;
+    let loader = os.loader.as_ref();
+    if let Some(fw) = os.firmware {
+        let Some(l) = loader else { return Ok(()) };
+        if l.readonly.is_some() {
+            return Err(detail(
+                "loader attribute 'readonly' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.type_.is_some_and(|t| t != LoaderType::None) {
+            return Err(detail(
+                "loader attribute 'type' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.path.is_some() {
+            return Err(detail(
+                "loader path cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.nvram_template.is_some() {
+            return Err(detail(
+                "nvram attribute 'template' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.secure == Some(false) {
+            return Err(detail(
+                "loader attribute 'secure' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.nvram.is_some() && fw != super::os::Firmware::Efi {
+            return Err(super::xml::report(
+                code::XML_DETAIL,
+                domain::DOMAIN,
+                format!("firmware type '{}' does not support nvram", fw.as_str()),
+            ));
+        }
+    } else {
+        if os.firmware_features.is_some() {
+            return Err(detail(
+                "cannot use feature-based firmware autoselection when firmware autoselection is disabled",
+            ));
+        }
+        let Some(l) = loader else { return Ok(()) };
+        if l.path.is_none() {
+            return Err(detail(
+                "no loader path specified and firmware auto selection disabled",
+            ));
+        }
+    }
+    let l = loader.expect("loader checked above");
+    if l.stateless == Some(true) {
+        if l.nvram_template.is_some() {
+            return Err(detail(
+                "NVRAM template is not permitted when loader is stateless",
+            ));
+        }
+        if l.nvram.is_some() {
+            return Err(detail("NVRAM is not permitted when loader is stateless"));
+        }
+    } else if l.stateless == Some(false) {
+        match os.firmware {
+            None | Some(super::os::Firmware::None) => {
+                if l.type_ != Some(LoaderType::Pflash) {
+                    return Err(detail("Only pflash loader type permits NVRAM"));
+                }
+            }
+            Some(super::os::Firmware::Efi) => {}
+            Some(_) => return Err(detail("Only EFI firmware permits NVRAM")),
+        }
     }
     Ok(())
 }
@@ -445,37 +534,7 @@ fn validate(def: &DomainDef) -> Result<()> {
         }
     }
     super::tune::validate_hugepages(&def.memory_backing, def.numa.cells.len())?;
-    if let Some(l) = &def.os.loader {
-        if l.path.is_none() {
-            return Err(super::xml::report(
-                code::XML_DETAIL,
-                domain::DOMAIN,
-                "no loader path specified and firmware auto selection disabled",
-            ));
-        }
-        if l.stateless == Some(true) {
-            if l.nvram_template.is_some() {
-                return Err(super::xml::report(
-                    code::XML_DETAIL,
-                    domain::DOMAIN,
-                    "NVRAM template is not permitted when loader is stateless",
-                ));
-            }
-            if l.nvram.is_some() {
-                return Err(super::xml::report(
-                    code::XML_DETAIL,
-                    domain::DOMAIN,
-                    "NVRAM is not permitted when loader is stateless",
-                ));
-            }
-        } else if l.stateless == Some(false) && l.type_ != Some(LoaderType::Pflash) {
-            return Err(super::xml::report(
-                code::XML_DETAIL,
-                domain::DOMAIN,
-                "Only pflash loader type permits NVRAM",
-            ));
-        }
-    }
+    validate_os(def)?;
     super::tune::validate_cputune(&def.cputune)?;
     if def.os.bootmenu_timeout.is_some_and(|t| t > 65535) {
         return Err(unsupported(

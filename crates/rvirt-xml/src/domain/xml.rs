@@ -56,6 +56,17 @@ pub(crate) fn internal(detail: impl Into<String>) -> XmlError {
     report(code::INTERNAL_ERROR, domain::DOMAIN, detail)
 }
 
+/// Where libvirt fails without reporting an error (its public API then reports
+/// "An error occurred, but the cause is unknown" with no "internal error: " prefix, which
+/// `XmlError` cannot carry; the code and domain match).
+pub(crate) fn unknown_cause() -> XmlError {
+    report(
+        code::INTERNAL_ERROR,
+        domain::NONE,
+        "An error occurred, but the cause is unknown",
+    )
+}
+
 /// A part of the schema libvirt accepts but rvirt does not model yet. Refused loudly rather than
 /// dropped, so that no configuration is silently lost; the text names the element.
 pub(crate) fn not_modelled(what: impl std::fmt::Display) -> XmlError {

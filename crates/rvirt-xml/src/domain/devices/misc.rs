@@ -472,9 +472,7 @@ pub(super) fn parse_lease(n: Node) -> Result<Lease> {
         return Err(xml_error("Missing 'key' element for lease"));
     };
     let Some(lockspace) = super::super::xml::xstring(n, "lockspace") else {
-        return Err(super::super::xml::internal(
-            "An error occurred, but the cause is unknown",
-        ));
+        return Err(super::super::xml::unknown_cause());
     };
     let Some(t) = super::super::xml::first(n, "target") else {
         return Err(xml_error("Missing 'target' element for lease"));

@@ -447,6 +447,16 @@ pub(super) use filesystem::post_parse as fs_post_parse;
 pub(super) use memory::post_parse as memory_post_parse;
 pub(super) use validate::run as validate_devices;
 
+/// `virDomainStorageSourceParse` for a source whose type is set (the NVRAM image).
+pub(super) fn parse_storage_source(n: Node, s: &mut DiskSource) -> Result<()> {
+    storage_source::parse_source(n, s)
+}
+
+/// `virDomainDiskSourceFormat` without startup policy.
+pub(super) fn format_storage_source(b: &mut Buf, s: &DiskSource, element: &str) {
+    storage_source::format_source(b, s, element, None, false, false);
+}
+
 /// `virDomainDefMaybeAddHostdevSCSIcontroller`: SCSI controllers up to the highest one a SCSI
 /// host device names, with the model of that controller.
 pub(super) fn maybe_add_hostdev_scsi_controllers(d: &mut Devices) {

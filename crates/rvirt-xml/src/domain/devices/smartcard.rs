@@ -56,9 +56,7 @@ pub(super) fn parse(n: Node) -> Result<Smartcard> {
                     .and_then(|t| t.text().map(str::to_string))
                     .filter(|s| !s.is_empty());
                 let Some(d) = d else {
-                    return Err(super::super::xml::internal(
-                        "An error occurred, but the cause is unknown",
-                    ));
+                    return Err(super::super::xml::unknown_cause());
                 };
                 if !d.starts_with('/') {
                     return Err(xml_error(format!("expecting absolute path: {d}")));
