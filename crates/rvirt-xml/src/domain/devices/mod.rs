@@ -79,6 +79,8 @@ pub enum Address {
         function: u32,
         /// `multifunction=`.
         multifunction: Option<bool>,
+        /// `<zpci uid fid>` (s390).
+        zpci: Option<(Option<u32>, Option<u32>)>,
     },
     /// `type='drive'`.
     Drive {
@@ -719,15 +721,21 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
             if !empty {
                 check_pci_addr(domain, bus, slot, function)?;
             }
-            if child(*a, "zpci").is_some() {
-                return Err(not_modelled("<address><zpci>"));
-            }
+            let zpci = match a.children().find(|c| is_zpci(c)) {
+                None => None,
+                Some(z) => {
+                    let uid = prop_uint(&z, "uid", 0, false)?;
+                    let fid = prop_uint(&z, "fid", 0, false)?;
+                    (uid.is_some() || fid.is_some()).then_some((uid, fid))
+                }
+            };
             Address::Pci {
                 domain,
                 bus,
                 slot,
                 function,
                 multifunction,
+                zpci,
             }
         }
         AddressType::Drive => Address::Drive {
@@ -794,6 +802,11 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
         AddressType::Unassigned => Address::Unassigned,
         other => return Err(not_modelled(format!("<address type='{}'>", other.as_str()))),
     }))
+}
+
+/// libvirt finds `<zpci>` by local name among the element children (any namespace).
+fn is_zpci(n: &Node) -> bool {
+    n.is_element() && n.tag_name().name() == "zpci"
 }
 
 /// `virDomainDeviceUSBAddressParsePort`: up to four dot-separated numbers.
@@ -889,6 +902,7 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
         return;
     };
     let mut attrs = Buf::new();
+    let mut kids = b.child();
     attrs.add(&format!(" type='{}'", info.address_type().as_str()));
     match addr {
         Address::Pci {
@@ -897,7 +911,15 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
             slot,
             function,
             multifunction,
+            zpci,
         } => {
+            if let Some((uid, fid)) = zpci {
+                kids.add(&format!(
+                    "<zpci uid='0x{:04x}' fid='0x{:08x}'/>\n",
+                    uid.unwrap_or(0),
+                    fid.unwrap_or(0)
+                ));
+            }
             if *domain != 0 || *bus != 0 || *slot != 0 {
                 attrs.add(&format!(
                     " domain='0x{domain:04x}' bus='0x{bus:02x}' slot='0x{slot:02x}' function='0x{function}'"
@@ -960,7 +982,7 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
             }
         }
     }
-    b.element("address", attrs, b.child());
+    b.element("address", attrs, kids);
 }
 
 /// Re-indents text formatted by the network/storage half (`conf::Buf`, indentation 0) into

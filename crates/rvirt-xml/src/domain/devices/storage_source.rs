@@ -401,8 +401,10 @@ pub(crate) fn parse_pci_addr(n: &Node) -> Result<PciHostAddr> {
     if !(a.domain == 0 && a.bus == 0 && a.slot == 0) {
         super::check_pci_addr(a.domain, a.bus, a.slot, a.function)?;
     }
-    if child(*n, "zpci").is_some() {
-        return Err(super::super::xml::not_modelled("<address><zpci>"));
+    // A zPCI extension is read (and checked) but not kept: libvirt does not write it here.
+    if let Some(z) = n.children().find(|c| c.is_element() && c.tag_name().name() == "zpci") {
+        prop_uint(&z, "uid", 0, false)?;
+        prop_uint(&z, "fid", 0, false)?;
     }
     Ok(a)
 }
