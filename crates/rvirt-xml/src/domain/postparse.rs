@@ -46,12 +46,7 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
             .collect();
         let controllers = d.controllers.clone();
         let reserved = move |c: u32, u: u32| devices::scsi_unit_reserved(&controllers, c, u);
-        devices::hostdev_post_parse(
-            &mut def.devices.hostdevs[i],
-            &disk_drives,
-            &used,
-            &reserved,
-        )?;
+        devices::hostdev_post_parse(&mut def.devices.hostdevs[i], &disk_drives, &used, &reserved)?;
     }
     for i in 0..def.devices.videos.len() {
         let mut v = def.devices.videos[i].clone();
@@ -409,11 +404,16 @@ fn validate(def: &DomainDef) -> Result<()> {
     }
     // virDomainDefHostdevValidate
     let mut ramfb = false;
-    for (i, h) in d.hostdevs.iter().enumerate() {
-        if d.hostdevs[i + 1..]
-            .iter()
-            .any(|o| devices::same_hostdev(h, o))
-        {
+    // Interface hostdevs sit in libvirt's hostdev list too, ahead of the
+    // `<hostdev>` elements (interfaces are parsed first).
+    let all: Vec<&devices::Hostdev> = d
+        .nets
+        .iter()
+        .filter_map(|n| n.hostdev())
+        .chain(d.hostdevs.iter())
+        .collect();
+    for (i, h) in all.iter().enumerate() {
+        if all[i + 1..].iter().any(|o| devices::same_hostdev(h, o)) {
             return Err(xml_error(
                 "Hostdev already exists in the domain configuration",
             ));
@@ -423,9 +423,7 @@ fn validate(def: &DomainDef) -> Result<()> {
         } = h.source
         {
             if ramfb {
-                return Err(unsupported(
-                    "Only one vgpu device can have 'ramfb' enabled",
-                ));
+                return Err(unsupported("Only one vgpu device can have 'ramfb' enabled"));
             }
             ramfb = true;
         }
@@ -462,9 +460,10 @@ fn validate(def: &DomainDef) -> Result<()> {
                 "SCSI host address controller='{bus}' bus='{controller}' target='{target}' unit='{unit}' in use by another SCSI host device"
             )));
         }
-        if d.disks.iter().any(|k| {
-            k.bus == devices::DiskBus::Scsi && k.info.address == h.info.address
-        }) {
+        if d.disks
+            .iter()
+            .any(|k| k.bus == devices::DiskBus::Scsi && k.info.address == h.info.address)
+        {
             return Err(unsupported(format!(
                 "SCSI host address controller='{bus}' bus='{controller}' target='{target}' unit='{unit}' in use by another SCSI disk"
             )));

@@ -28,6 +28,14 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         ensure_audio(def, x.audio_id)?;
     }
+    // libvirt's hostdev list starts with the interfaces' host devices (sharing their info).
+    for x in &d.nets {
+        if let Some(h) = x.hostdev() {
+            let mut h = h.clone();
+            h.info = x.info.clone();
+            super::hostdev::validate(&h)?;
+        }
+    }
     for x in &d.hostdevs {
         super::hostdev::validate(x)?;
     }
@@ -93,7 +101,10 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     for x in &d.panics {
         info(&x.info)?;
     }
-    let ppc64 = matches!(def.os.arch, crate::domain::Arch::Ppc64 | crate::domain::Arch::Ppc64le);
+    let ppc64 = matches!(
+        def.os.arch,
+        crate::domain::Arch::Ppc64 | crate::domain::Arch::Ppc64le
+    );
     for x in &d.memories {
         info(&x.info)?;
         super::memory::validate(x, def.numa.cells.len(), ppc64)?;
@@ -234,11 +245,56 @@ pub(super) fn chr_source(
 
 /// `virDomainNetDefValidate` (the parts that apply to the modelled types).
 fn net(n: &Net) -> Result<()> {
-    if n.managed_tap == Some(false) && n.type_() != NetType::Ethernet {
+    let t = n.type_();
+    if (!n.host_ip.ips.is_empty() || !n.host_ip.routes.is_empty()) && t != NetType::Ethernet {
+        return Err(unsupported(format!(
+            "Invalid attempt to set network interface host-side IP route and/or address info on interface of type '{}'. This is only supported on interfaces of type 'ethernet'",
+            t.as_str()
+        )));
+    }
+    if n.managed_tap == Some(false) && t != NetType::Ethernet {
         return Err(unsupported(format!(
             "unmanaged target dev is not supported on interfaces of type '{}'",
-            n.type_().as_str()
+            t.as_str()
         )));
+    }
+    if let Some((ty, persistent)) = &n.teaming {
+        if *ty == super::hostdev::TeamingType::Transient {
+            if persistent.is_none() {
+                return Err(unsupported(
+                    "teaming persistent attribute must be set if teaming type is 'transient'",
+                ));
+            }
+        } else if persistent.is_some() {
+            return Err(unsupported(format!(
+                "teaming persistent attribute not allowed if teaming type is '{}'",
+                ty.as_str()
+            )));
+        }
+    }
+    if n.isolated_port == Some(true) {
+        if !matches!(t, NetType::Network | NetType::Bridge) {
+            return Err(unsupported(format!(
+                "interface {} - <port isolated='yes'/> is not supported for network interfaces with type='{}'",
+                n.mac,
+                t.as_str()
+            )));
+        }
+        if let Some(v) = &n.virtualport {
+            if v.type_ != crate::network::netdev::VPortType::None {
+                let name = match v.type_ {
+                    crate::network::netdev::VPortType::Qbg => "802.1Qbg",
+                    crate::network::netdev::VPortType::Qbh => "802.1Qbh",
+                    crate::network::netdev::VPortType::OpenVSwitch => "openvswitch",
+                    crate::network::netdev::VPortType::Midonet => "midonet",
+                    crate::network::netdev::VPortType::None => "none",
+                };
+                return Err(unsupported(format!(
+                    "interface {} - <port isolated='yes'/> is not supported for network interfaces with virtualport type='{name}'",
+                    n.mac
+                )));
+            }
+        }
     }
     let virtio = matches!(
         n.model.as_deref(),
@@ -246,6 +302,21 @@ fn net(n: &Net) -> Result<()> {
     );
     if !virtio {
         n.driver.virtio.check_absent()?;
+    }
+    if let super::NetSource::Vhostuser {
+        server, reconnect, ..
+    } = &n.source
+    {
+        if !virtio {
+            return Err(internal(
+                "Wrong or no <model> 'type' attribute specified with <interface type='vhostuser'/>. vhostuser requires the virtio-net* frontend",
+            ));
+        }
+        if *server && reconnect.enabled == Some(true) {
+            return Err(unsupported(
+                "'reconnect' attribute unsupported 'server' mode for <interface type='vhostuser'>",
+            ));
+        }
     }
     Ok(())
 }
