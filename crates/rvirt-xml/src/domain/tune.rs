@@ -8,9 +8,9 @@ use super::bitmap::Bitmap;
 use super::buf::Buf;
 use super::cpu::{Vcpus, CPUMASK_LEN};
 use super::xml::{
-    child, first, memory_kib, parse_scaled, prop, prop_enum_required, prop_int,
-    prop_uint_required, prop_yes_no, report, select, str_to_ui, str_to_ull, unsupported,
-    xml_enum, xml_error, xml_util_error, xpath_ll, xpath_ull, xstring, Node, Result, XmlEnum,
+    child, first, memory_kib, parse_scaled, prop, prop_enum_required, prop_int, prop_uint_required,
+    prop_yes_no, report, select, str_to_ui, str_to_ull, unsupported, xml_enum, xml_error,
+    xml_util_error, xpath_ll, xpath_ull, xstring, Node, Result, XmlEnum,
 };
 use rvirt_proto::error::{code, domain};
 use std::collections::BTreeMap;
@@ -301,8 +301,8 @@ pub(super) fn parse_memory_backing(root: Node) -> Result<MemoryBacking> {
             });
         }
         for p in pages {
-            let size = memory_kib(prop(&p, "size"), prop(&p, "unit"), "./@size", true)?
-                .unwrap_or(0);
+            let size =
+                memory_kib(prop(&p, "size"), prop(&p, "unit"), "./@size", true)?.unwrap_or(0);
             if size == 0 {
                 return Err(report(
                     code::XML_DETAIL,
@@ -375,7 +375,10 @@ pub(super) fn format_memory_backing(b: &mut Buf, m: &MemoryBacking) {
 pub(super) fn post_parse_hugepages(m: &mut MemoryBacking, numa_cells: usize) {
     if numa_cells == 0 {
         for p in &mut m.hugepages {
-            if p.nodemask.as_ref().is_some_and(|n| n.next_set_after(0).is_none()) {
+            if p.nodemask
+                .as_ref()
+                .is_some_and(|n| n.next_set_after(0).is_none())
+            {
                 p.nodemask = None;
             }
         }
@@ -516,8 +519,7 @@ pub(super) fn format_iothreads(b: &mut Buf, t: &IoThreads) {
     if !t.threads.is_empty() {
         b.add(&format!("<iothreads>{}</iothreads>\n", t.threads.len()));
     }
-    if t
-        .threads
+    if t.threads
         .iter()
         .any(|x| !x.autofill || x.pool_min >= 0 || x.pool_max >= 0)
     {
@@ -849,8 +851,15 @@ fn parse_cachetune(groups: &mut Vec<Resctrl>, n: Node, max: u32) -> Result<()> {
         let id = prop_uint_required(c, "id", 10, false)?;
         let level = prop_uint_required(c, "level", 10, false)?;
         let type_: CacheType = prop_enum_required(c, "type", false)?;
-        let size = parse_scaled(prop(c, "size"), prop(c, "unit"), "./@size", 1024, u64::MAX, true)?
-            .unwrap_or(0);
+        let size = parse_scaled(
+            prop(c, "size"),
+            prop(c, "unit"),
+            "./@size",
+            1024,
+            u64::MAX,
+            true,
+        )?
+        .unwrap_or(0);
         let t = type_.index();
         let collides = g.caches.contains_key(&(level, 0, id))
             || if type_ == CacheType::Both {
@@ -963,7 +972,7 @@ fn parse_monitors(g: &mut Resctrl, n: Node, cache: bool, max: u32) -> Result<()>
 }
 
 /// `virFormatIntPretty`.
-fn pretty(v: u64) -> (u64, &'static str) {
+pub(super) fn pretty(v: u64) -> (u64, &'static str) {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if v % 1024 != 0 || v == 0 {
         return (v, "B");
@@ -1308,8 +1317,7 @@ pub(super) fn validate_idmap(m: &IdMap) -> Result<()> {
     if m.uid.is_empty() != m.gid.is_empty() {
         return Err(unsupported("uid and gid should be mapped both"));
     }
-    if m.uid.first().is_some_and(|e| e.start != 0) || m.gid.first().is_some_and(|e| e.start != 0)
-    {
+    if m.uid.first().is_some_and(|e| e.start != 0) || m.gid.first().is_some_and(|e| e.start != 0) {
         return Err(unsupported("You must map the root user of container"));
     }
     Ok(())
