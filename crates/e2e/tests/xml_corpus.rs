@@ -34,6 +34,7 @@ async fn run_all(runner: &Runner, cases: &[Case]) -> Vec<(Outcome, Option<String
 struct Tally {
     total: usize,
     identical: usize,
+    same_xml: usize,
     same_reject_other_error: usize,
     rvirt_refuses: usize,
     rvirt_accepts_libvirt_refuses: usize,
@@ -110,7 +111,11 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
     );
     let src = corpus::libvirt_src();
     let mut cases = corpus::cases(&src);
-    assert!(cases.len() > 1500, "corpus incomplete: {} cases", cases.len());
+    assert!(
+        cases.len() > 1500,
+        "corpus incomplete: {} cases",
+        cases.len()
+    );
     // RVIRT_CORPUS_ONLY=substring runs only the matching documents and prints both answers in
     // full where they differ (for investigating; the bars are not checked then).
     let only = std::env::var("RVIRT_CORPUS_ONLY").ok();
@@ -140,9 +145,8 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
             prepare(ours.test_uri(false))
         )
     });
-    let (want, got) = rt.block_on(async {
-        tokio::join!(run_all(&runners.0, &cases), run_all(&runners.1, &cases))
-    });
+    let (want, got) = rt
+        .block_on(async { tokio::join!(run_all(&runners.0, &cases), run_all(&runners.1, &cases)) });
     let elapsed = started.elapsed();
 
     // Round trip: rvirt-xml in process must format what it formatted once identically again,
@@ -173,7 +177,9 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         let first = want
             .iter()
             .zip(&cases)
-            .find(|(_, c)| c.corpus == case.corpus && case.file.starts_with(&format!("{} (", c.file)))
+            .find(|(_, c)| {
+                c.corpus == case.corpus && case.file.starts_with(&format!("{} (", c.file))
+            })
             .map(|((o, _), _)| o);
         let libvirt_changes = match (first, w) {
             (Some(Outcome::Xml(a)), Outcome::Xml(b)) => {
@@ -211,6 +217,9 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         t.total += 1;
         if want == got {
             t.identical += 1;
+            if matches!(want, Outcome::Xml(_)) {
+                t.same_xml += 1;
+            }
             continue;
         }
         let (category, reason) = match (want, got) {
@@ -245,7 +254,7 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| corpus | documents | identical | rate | rvirt refuses | output differs | other error | rvirt accepts, libvirt refuses |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| corpus | documents | identical | rate | of which same XML / same error | rvirt refuses | output differs | other error | rvirt accepts, libvirt refuses |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (corpus, _) in corpus::CORPORA {
         let Some(t) = tallies.get(corpus) else {
@@ -253,10 +262,12 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         };
         let _ = writeln!(
             table,
-            "| {corpus} | {} | {} | {:.1} % | {} | {} | {} | {} |",
+            "| {corpus} | {} | {} | {:.1} % | {} / {} | {} | {} | {} | {} |",
             t.total,
             t.identical,
             rate(t),
+            t.same_xml,
+            t.identical - t.same_xml,
             t.rvirt_refuses,
             t.xml_differs,
             t.same_reject_other_error,
@@ -273,7 +284,13 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
     if only.is_some() {
         for ((case, want), got) in cases.iter().zip(&want).zip(&got) {
             if want != got {
-                println!("==== {}/{}\n---- libvirt\n{}\n---- rvirt\n{}", case.corpus, case.file, show(want), show(got));
+                println!(
+                    "==== {}/{}\n---- libvirt\n{}\n---- rvirt\n{}",
+                    case.corpus,
+                    case.file,
+                    show(want),
+                    show(got)
+                );
             }
         }
         return;

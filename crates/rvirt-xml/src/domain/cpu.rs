@@ -4,8 +4,8 @@
 use super::bitmap::Bitmap;
 use super::buf::Buf;
 use super::xml::{
-    child, children, prop, prop_enum, prop_on_off, prop_uint, prop_uint_required,
-    unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
+    child, children, prop, prop_enum, prop_on_off, prop_uint, prop_uint_required, unsupported,
+    xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
 };
 
 /// `VIR_DOMAIN_CPUMASK_LEN`.

@@ -30,6 +30,7 @@ mod numa;
 mod os;
 mod postparse;
 mod seclabel;
+pub mod sysinfo;
 mod tune;
 pub(crate) mod xml;
 
@@ -43,11 +44,11 @@ pub use devices::Devices;
 pub use features::{Features, GicVersion, IoApic, MsrsUnknown, SpecFix};
 pub use metadata::Metadata;
 pub use numa::{Numa, NumaCell};
+pub use os::{Arch, BiosOpts, BootDev, Loader, LoaderType, Nvram, Os, OsType, SmbiosMode};
 pub use seclabel::{DeviceSeclabel, Seclabel, SeclabelType};
 pub use tune::{
     Blkiotune, Cputune, IdMap, IoThread, IoThreads, MemoryBacking, Memtune, Perf, Resource,
 };
-pub use os::{Arch, BiosOpts, BootDev, Loader, LoaderType, Nvram, Os, OsType, SmbiosMode};
 pub use xml::{uuid_format, uuid_generate, uuid_parse};
 
 use crate::XmlError;
@@ -176,6 +177,8 @@ pub struct DomainDef {
     pub perf: Perf,
     /// `<idmap>`.
     pub idmap: IdMap,
+    /// `<sysinfo>`s.
+    pub sysinfo: Vec<sysinfo::Sysinfo>,
     /// `<seclabel>`s.
     pub seclabels: Vec<seclabel::Seclabel>,
     /// `<bootloader>` (Xen PV).
@@ -202,6 +205,8 @@ pub struct DomainDef {
     pub pm: Pm,
     /// `<devices>`.
     pub devices: Devices,
+    /// `<launchSecurity>`.
+    pub launch_security: Option<LaunchSecurity>,
     /// `<keywrap>`: s390 key wrapping, (aes, dea) cipher states.
     pub keywrap: Option<(Option<bool>, Option<bool>)>,
     /// The test driver's `<test:…>` namespace data (node files only).
@@ -268,9 +273,6 @@ pub fn format(def: &DomainDef, opts: FormatOpts) -> String {
     b.finish()
 }
 
-/// Top-level children libvirt knows and rvirt does not model yet.
-const NOT_MODELLED_TOP: &[&str] = &["sysinfo", "launchSecurity"];
-
 fn parse_node(root: Node) -> Result<DomainDef> {
     if !is_el(&root, "domain") {
         return Err(xml::xml_util_error(format!(
@@ -278,17 +280,12 @@ fn parse_node(root: Node) -> Result<DomainDef> {
             root.tag_name().name()
         )));
     }
-    for c in root.children().filter(|c| c.is_element()) {
-        if c.tag_name().namespace().is_none() && NOT_MODELLED_TOP.contains(&c.tag_name().name()) {
-            return Err(not_modelled(format!("<{}>", c.tag_name().name())));
-        }
-    }
-
     // virDomainDefParseIDs
     let Some(name) = xstring(root, "name") else {
         return Err(xml::bare(code::NO_NAME, domain::DOMAIN));
     };
-    let uuid = match xstring(root, "uuid") {
+    let uuid_generated = xstring(root, "uuid").is_none();
+    let mut uuid = match xstring(root, "uuid") {
         None => xml::uuid_generate(),
         Some(s) => xml::uuid_parse(&s).ok_or_else(|| internal("malformed uuid element"))?,
     };
@@ -348,8 +345,11 @@ fn parse_node(root: Node) -> Result<DomainDef> {
     let perf = tune::parse_perf(root)?;
     let clock = clock::parse(root)?;
     os::parse_boot(root, &mut os)?;
+    let launch_security = parse_launch_security(root)?;
     let devices = devices::parse(root, &os, virt_type)?;
 
+    let idmap = tune::parse_idmap(root)?;
+    let sysinfo = sysinfo::parse(root, &mut uuid, uuid_generated)?;
     if let Some(mode) = xml::xattr(root, "os/smbios", "mode") {
         os.smbios = Some(
             SmbiosMode::parse(&mode)
@@ -357,7 +357,6 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         );
     }
 
-    let idmap = tune::parse_idmap(root)?;
     let keywrap = parse_keywrap(root)?;
     let metadata = child(root, "metadata").map(|m| Metadata::from_node(&m));
     let test_ns = parse_test_namespace(root)?;
@@ -384,6 +383,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         resource,
         perf,
         idmap,
+        sysinfo,
         seclabels,
         bootloader,
         bootloader_args,
@@ -398,6 +398,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         pm,
         devices,
         keywrap,
+        launch_security,
         test_ns,
     };
     postparse::run(&mut def)?;
@@ -588,6 +589,9 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     if let Some(r) = &def.resource {
         tune::format_resource(b, r);
     }
+    for s in &def.sysinfo {
+        sysinfo::format(b, s);
+    }
     if let Some(bl) = &def.bootloader {
         b.esc("<bootloader>%s</bootloader>\n", Some(bl));
         b.esc(
@@ -655,8 +659,90 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.adjust(-2);
         b.add("</keywrap>\n");
     }
+    if let Some(sec) = &def.launch_security {
+        format_launch_security(b, sec);
+    }
     b.adjust(-2);
     b.add("</domain>\n");
+}
+
+xml_enum! {
+    /// `virDomainLaunchSecurity` (without its empty first entry).
+    pub enum LaunchSecurityType { None = "", Sev = "sev", S390Pv = "s390-pv" }
+}
+
+/// `<launchSecurity>` (`virDomainSecDef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchSecurity {
+    /// `type`.
+    pub kind: LaunchSecurityType,
+    /// SEV: `kernelHashes`.
+    pub kernel_hashes: Option<bool>,
+    /// SEV: `<policy>` (hexadecimal).
+    pub policy: u32,
+    /// SEV: `<cbitpos>`.
+    pub cbitpos: Option<u32>,
+    /// SEV: `<reducedPhysBits>`.
+    pub reduced_phys_bits: Option<u32>,
+    /// SEV: `<dhCert>`.
+    pub dh_cert: Option<String>,
+    /// SEV: `<session>`.
+    pub session: Option<String>,
+}
+
+/// `virDomainSecDefParseXML`.
+fn parse_launch_security(root: Node) -> Result<Option<LaunchSecurity>> {
+    let Some(n) = child(root, "launchSecurity") else {
+        return Ok(None);
+    };
+    let kind: LaunchSecurityType = xml::prop_enum_required(&n, "type", true)?;
+    let mut sec = LaunchSecurity {
+        kind,
+        kernel_hashes: None,
+        policy: 0,
+        cbitpos: None,
+        reduced_phys_bits: None,
+        dh_cert: None,
+        session: None,
+    };
+    if kind == LaunchSecurityType::Sev {
+        sec.kernel_hashes = xml::prop_yes_no(&n, "kernelHashes")?;
+        sec.policy = xstring(n, "policy")
+            .and_then(|p| xml::str_to_uip(&p, 16))
+            .ok_or_else(|| xml_error("failed to get launch security policy"))?;
+        sec.cbitpos = xml::xpath_uint(n, "cbitpos", None)
+            .map_err(|()| xml_error("Invalid format for launch security cbitpos"))?;
+        sec.reduced_phys_bits = xml::xpath_uint(n, "reducedPhysBits", None)
+            .map_err(|()| xml_error("Invalid format for launch security reduced-phys-bits"))?;
+        sec.dh_cert = xstring(n, "dhCert");
+        sec.session = xstring(n, "session");
+    }
+    Ok(Some(sec))
+}
+
+/// `virDomainSecDefFormat`.
+fn format_launch_security(b: &mut Buf, sec: &LaunchSecurity) {
+    let mut a = Buf::new();
+    a.add(&format!(" type='{}'", sec.kind.as_str()));
+    let mut c = b.child();
+    if sec.kind == LaunchSecurityType::Sev {
+        if let Some(k) = sec.kernel_hashes {
+            a.add(&format!(" kernelHashes='{}'", xml::yes_no(k)));
+        }
+        if let Some(v) = sec.cbitpos {
+            c.add(&format!("<cbitpos>{}</cbitpos>\n", v as i32));
+        }
+        if let Some(v) = sec.reduced_phys_bits {
+            c.add(&format!(
+                "<reducedPhysBits>{}</reducedPhysBits>\n",
+                v as i32
+            ));
+        }
+        c.add(&format!("<policy>0x{:04x}</policy>\n", sec.policy));
+        c.esc("<dhCert>%s</dhCert>\n", sec.dh_cert.as_deref());
+        c.esc("<session>%s</session>\n", sec.session.as_deref());
+    }
+    b.element("launchSecurity", a, c);
 }
 
 #[cfg(test)]

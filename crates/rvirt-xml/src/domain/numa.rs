@@ -4,12 +4,12 @@
 
 use super::bitmap::Bitmap;
 use super::buf::Buf;
-use super::cpu::{NumatuneMode, NumatunePlacement, Numatune, CPUMASK_LEN};
+use super::cpu::{Numatune, NumatuneMode, NumatunePlacement, CPUMASK_LEN};
 use super::tune::MemoryAccess;
 use super::xml::{
     children, first, internal, memory_kib, parse_scaled, prop, prop_enum, prop_enum_required,
-    prop_uint, prop_uint_required, prop_yes_no, select, str_to_uip, unsupported,
-    xml_enum, xml_error, yes_no, Node, Result, XmlEnum,
+    prop_uint, prop_uint_required, prop_yes_no, select, str_to_uip, unsupported, xml_enum,
+    xml_error, yes_no, Node, Result, XmlEnum,
 };
 use std::collections::BTreeMap;
 
@@ -94,7 +94,11 @@ impl Numa {
 
     /// `virDomainNumaGetCPUCountTotal`.
     pub fn cpu_count(&self) -> usize {
-        self.cells.iter().filter_map(|c| c.cpus.as_ref()).map(Bitmap::count).sum()
+        self.cells
+            .iter()
+            .filter_map(|c| c.cpus.as_ref())
+            .map(Bitmap::count)
+            .sum()
     }
 
     /// `virDomainNumaGetMaxCPUID`.
@@ -253,20 +257,19 @@ fn parse_caches(cell: &mut NumaCell, node: Node, cur: usize) -> Result<()> {
             .ok_or_else(|| xml_error(format!("Invalid cache associativity '{a}'")))?;
         // libvirt reports a missing policy but goes on to fail on the (null) value.
         let p = prop(&c, "policy");
-        let policy = p
-            .as_deref()
-            .and_then(CachePolicy::parse)
-            .ok_or_else(|| {
-                xml_error(format!(
-                    "Invalid cache policy '{}'",
-                    p.as_deref().unwrap_or("(null)")
-                ))
-            })?;
+        let policy = p.as_deref().and_then(CachePolicy::parse).ok_or_else(|| {
+            xml_error(format!(
+                "Invalid cache policy '{}'",
+                p.as_deref().unwrap_or("(null)")
+            ))
+        })?;
         let size_node = first(c, "size");
         // libvirt reads the unit from a `<unit>` child of `<size>`, which the schema does
         // not have, so sizes are always in KiB.
         let size = memory_kib(
-            size_node.and_then(|s| prop(&s, "value")).filter(|s| !s.is_empty()),
+            size_node
+                .and_then(|s| prop(&s, "value"))
+                .filter(|s| !s.is_empty()),
             size_node.and_then(|s| super::xml::xstring(s, "unit")),
             "./size/@value",
             true,
@@ -274,7 +277,9 @@ fn parse_caches(cell: &mut NumaCell, node: Node, cur: usize) -> Result<()> {
         .unwrap_or(0);
         let line_node = first(c, "line");
         let line = parse_scaled(
-            line_node.and_then(|s| prop(&s, "value")).filter(|s| !s.is_empty()),
+            line_node
+                .and_then(|s| prop(&s, "value"))
+                .filter(|s| !s.is_empty()),
             line_node.and_then(|s| super::xml::xstring(s, "unit")),
             "./line/@value",
             1,
@@ -343,15 +348,26 @@ pub(super) fn format(b: &mut Buf, numa: &Numa) {
     let mut ik = b.child();
     for x in &numa.interconnects {
         let mut a = Buf::new();
-        a.add(&format!(" initiator='{}' target='{}'", x.initiator, x.target));
+        a.add(&format!(
+            " initiator='{}' target='{}'",
+            x.initiator, x.target
+        ));
         if x.cache > 0 {
             a.add(&format!(" cache='{}'", x.cache));
         }
-        a.add(&format!(" type='{}' value='{}'", x.access.as_str(), x.value));
+        a.add(&format!(
+            " type='{}' value='{}'",
+            x.access.as_str(),
+            x.value
+        ));
         if !x.latency {
             a.add(" unit='KiB'");
         }
-        ik.element(if x.latency { "latency" } else { "bandwidth" }, a, Buf::new());
+        ik.element(
+            if x.latency { "latency" } else { "bandwidth" },
+            a,
+            Buf::new(),
+        );
     }
     b.element("interconnects", Buf::new(), ik);
     b.adjust(-2);
@@ -485,7 +501,9 @@ pub(super) fn format_memnodes(b: &mut Buf, m: &MemNodes) {
 /// The checks `virDomainDefParseXML` makes right after reading the cells.
 pub(super) fn check_vcpus(numa: &Numa, max_vcpus: u32) -> Result<()> {
     if numa.cpu_count() > max_vcpus as usize {
-        return Err(internal("Number of CPUs in <numa> exceeds the <vcpu> count"));
+        return Err(internal(
+            "Number of CPUs in <numa> exceeds the <vcpu> count",
+        ));
     }
     if numa.max_cpu_id() >= max_vcpus {
         return Err(internal("CPU IDs in <numa> exceed the <vcpu> count"));

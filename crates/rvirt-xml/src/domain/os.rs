@@ -4,8 +4,8 @@
 
 use super::buf::Buf;
 use super::xml::{
-    first, prop, prop_enum, prop_int, prop_uint, prop_yes_no, select,
-    unsupported, xattr, xml_enum, xml_error, xstring, yes_no, Node, Result, XmlEnum,
+    first, prop, prop_enum, prop_int, prop_uint, prop_yes_no, select, unsupported, xattr, xml_enum,
+    xml_error, xstring, yes_no, Node, Result, XmlEnum,
 };
 use super::{DomainDef, FormatOpts, VirtType};
 

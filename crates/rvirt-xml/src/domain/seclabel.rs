@@ -98,7 +98,9 @@ pub(super) fn parse(root: Node) -> Result<Vec<Seclabel>> {
         out.push(s);
     }
     if out.len() > 1 && out.iter().any(|s| s.model.is_none()) {
-        return Err(xml_error("missing security model when using multiple labels"));
+        return Err(xml_error(
+            "missing security model when using multiple labels",
+        ));
     }
     Ok(out)
 }
@@ -114,7 +116,10 @@ pub(super) fn format(b: &mut Buf, s: &Seclabel) {
         b.add("/>\n");
         return;
     }
-    b.add(&format!(" relabel='{}'", if s.relabel { "yes" } else { "no" }));
+    b.add(&format!(
+        " relabel='{}'",
+        if s.relabel { "yes" } else { "no" }
+    ));
     if s.label.is_some() || s.imagelabel.is_some() || s.baselabel.is_some() {
         b.add(">\n");
         b.adjust(2);
@@ -182,7 +187,10 @@ pub(crate) fn format_device(b: &mut Buf, list: &[DeviceSeclabel]) {
         }
         b.add("<seclabel");
         b.esc(" model='%s'", s.model.as_deref());
-        b.add(&format!(" relabel='{}'", if s.relabel { "yes" } else { "no" }));
+        b.add(&format!(
+            " relabel='{}'",
+            if s.relabel { "yes" } else { "no" }
+        ));
         match &s.label {
             Some(l) => {
                 b.add(">\n");

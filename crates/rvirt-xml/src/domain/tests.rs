@@ -118,9 +118,9 @@ fn errors_match_libvirt() {
 
 #[test]
 fn unmodelled_elements_are_refused_and_unknown_ones_dropped() {
-    let (code, _, msg) = err("<domain type='test'><name>x</name><memory>1</memory><os><type>hvm</type></os><memtune/></domain>");
+    let (code, _, msg) = err("<domain type='test'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices><crypto model='virtio' type='qemu'><backend model='builtin'/></crypto></devices></domain>");
     assert_eq!(code, 67);
-    assert!(msg.contains("<memtune>"), "{msg}");
+    assert!(msg.contains("<crypto>"), "{msg}");
     let def = parse("<domain type='test'><name>x</name><memory>1</memory><os><type>hvm</type></os><bogus/></domain>").unwrap();
     assert!(!format(&def, FormatOpts::default()).contains("bogus"));
 }

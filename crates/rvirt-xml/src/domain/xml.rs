@@ -595,7 +595,12 @@ pub(crate) fn parse_memory(
     xpath_text: &str,
     required: bool,
 ) -> Result<Option<u64>> {
-    memory_kib(xstring(n, path), xattr(n, path, "unit"), xpath_text, required)
+    memory_kib(
+        xstring(n, path),
+        xattr(n, path, "unit"),
+        xpath_text,
+        required,
+    )
 }
 
 /// `virDomainParseMemory` for an already-read value and unit: KiB, rounded up.

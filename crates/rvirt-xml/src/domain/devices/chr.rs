@@ -8,9 +8,9 @@ use super::super::xml::{
     str_to_ui, unsupported, xattr, xml_enum, xml_error, yes_no, Node, Result, XmlEnum,
 };
 use super::storage_source::{self as ss, Reconnect};
-use crate::network::addr::{Family, SockAddr};
 use super::{format_info, parse_info, DeviceInfo};
 use crate::domain::FormatOpts;
+use crate::network::addr::{Family, SockAddr};
 
 xml_enum! {
     /// `virDomainChrDeviceType`: which element.

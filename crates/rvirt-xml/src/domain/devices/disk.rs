@@ -8,8 +8,8 @@ use super::super::xml::{
     bare, child, first, internal, prop, prop_enum, prop_on_off, prop_uint, prop_yes_no, report,
     unsupported, xattr, xml_enum, xml_error, xpath_ull, xstring, Node, Result,
 };
-pub use super::storage_source::{DiskSource, NetProtocol, StorageFormat, StorageType};
 use super::storage_source::{self as ss, SecretUsage};
+pub use super::storage_source::{DiskSource, NetProtocol, StorageFormat, StorageType};
 use super::{format_info, parse_info, Address, AddressType, DeviceInfo, VirtioOptions};
 use crate::domain::FormatOpts;
 use rvirt_proto::error::{code, domain};
@@ -736,9 +736,7 @@ pub(crate) fn validate(disk: &Disk, vm_seclabels: &[Seclabel]) -> Result<()> {
         }
     } else {
         if src.pr.is_some() {
-            return Err(unsupported(
-                "<reservations/> allowed only for lun devices",
-            ));
+            return Err(unsupported("<reservations/> allowed only for lun devices"));
         }
         if disk.rawio.is_some() {
             return Err(unsupported("rawio can be used only with device='lun'"));
@@ -936,7 +934,10 @@ fn format_iotune(b: &mut Buf, t: &IoTune) {
         }
     }
     if t.values[12] != 0 {
-        k.add(&format!("<size_iops_sec>{}</size_iops_sec>\n", t.values[12]));
+        k.add(&format!(
+            "<size_iops_sec>{}</size_iops_sec>\n",
+            t.values[12]
+        ));
     }
     k.esc("<group_name>%s</group_name>\n", t.group_name.as_deref());
     for (i, f) in IOTUNE_FIELDS.iter().enumerate().skip(13) {

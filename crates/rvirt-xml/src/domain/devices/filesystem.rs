@@ -230,9 +230,8 @@ pub(super) fn parse(n: Node) -> Result<Filesystem> {
     }
     if fs.fsdriver == FsDriver::Virtiofs {
         if let Some(q) = xattr(n, "driver", "queue") {
-            fs.queue_size = str_to_ull(&q, 10).ok_or_else(|| {
-                xml_error(format!("cannot parse queue size '{q}' for virtiofs"))
-            })?;
+            fs.queue_size = str_to_ull(&q, 10)
+                .ok_or_else(|| xml_error(format!("cannot parse queue size '{q}' for virtiofs")))?;
         }
         if let Some(t) = xattr(n, "binary/thread_pool", "size") {
             fs.thread_pool_size = str_to_i(&t, 10).ok_or_else(|| {
@@ -351,10 +350,7 @@ pub(super) fn format(b: &mut Buf, fs: &Filesystem) {
         }
         bk.element("lock", la, Buf::new());
         if fs.thread_pool_size >= 0 {
-            bk.add(&format!(
-                "<thread_pool size='{}'/>\n",
-                fs.thread_pool_size
-            ));
+            bk.add(&format!("<thread_pool size='{}'/>\n", fs.thread_pool_size));
         }
     }
     fs.virtio.format(&mut da);

@@ -5,9 +5,9 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    first, internal, prop, prop_enum, prop_enum_required, prop_on_off,
-    prop_uint_required, prop_ull, prop_yes_no, report, unsupported, uuid_format, uuid_parse,
-    xattr, xml_enum, xml_error, xml_util_error, xstring, yes_no, Node, Result, XmlEnum,
+    first, internal, prop, prop_enum, prop_enum_required, prop_on_off, prop_uint_required,
+    prop_ull, prop_yes_no, report, unsupported, uuid_format, uuid_parse, xattr, xml_enum,
+    xml_error, xml_util_error, xstring, yes_no, Node, Result, XmlEnum,
 };
 use super::disk::StartupPolicy;
 use super::storage_source::{self as ss, Auth, NetHost, PciHostAddr, SecretUsage};
@@ -94,9 +94,7 @@ fn parse_ip(n: &Node) -> Result<IpAddr> {
     if let Some(p) = prop(n, "prefix") {
         let v = super::super::xml::str_to_ui(&p, 10);
         match v {
-            Some(v)
-                if !((family == Family::V6 && v > 128) || (family == Family::V4 && v > 32)) =>
-            {
+            Some(v) if !((family == Family::V6 && v > 128) || (family == Family::V4 && v > 32)) => {
                 prefix = v
             }
             _ => return Err(xml_error(format!("Invalid prefix value '{p}' in <ip>"))),
@@ -265,7 +263,9 @@ impl Hostdev {
     pub fn is_subsys(&self) -> bool {
         !matches!(
             self.source,
-            HostdevSource::CapsStorage(_) | HostdevSource::CapsMisc(_) | HostdevSource::CapsNet { .. }
+            HostdevSource::CapsStorage(_)
+                | HostdevSource::CapsMisc(_)
+                | HostdevSource::CapsNet { .. }
         )
     }
 
@@ -294,7 +294,10 @@ impl Hostdev {
 /// `virDomainHostdevDefParseXMLSubsys` for `<hostdev>` (`node`) or an `<interface
 /// type='hostdev'>` (`type_` then comes from its `<source><address type>`).
 pub(crate) fn parse_subsys(node: Node, type_: Option<&str>) -> Result<(HostdevSource, bool)> {
-    let managed = prop_yes_no(&node, "managed").ok().flatten().unwrap_or(false);
+    let managed = prop_yes_no(&node, "managed")
+        .ok()
+        .flatten()
+        .unwrap_or(false);
     let model = prop(&node, "model");
     let Some(t) = type_ else {
         return Err(xml_error("missing source address type"));
@@ -386,9 +389,8 @@ pub(crate) fn parse_subsys(node: Node, type_: Option<&str>) -> Result<(HostdevSo
                     "Missing 'uuid' attribute for element <address>",
                 ));
             };
-            let uuid = uuid_parse(&u).ok_or_else(|| {
-                internal("Cannot parse uuid attribute of element <address>")
-            })?;
+            let uuid = uuid_parse(&u)
+                .ok_or_else(|| internal("Cannot parse uuid attribute of element <address>"))?;
             HostdevSource::Mdev {
                 model,
                 uuid,
@@ -433,11 +435,7 @@ fn parse_usb(src: Node) -> Result<HostdevSource> {
     })
 }
 
-fn parse_scsi(
-    src: Node,
-    sgio: Option<HostdevSgio>,
-    rawio: Option<bool>,
-) -> Result<HostdevSource> {
+fn parse_scsi(src: Node, sgio: Option<HostdevSgio>, rawio: Option<bool>) -> Result<HostdevSource> {
     let protocol = match prop(&src, "protocol") {
         None => "adapter".to_string(),
         Some(p) if p == "adapter" || p == "iscsi" => p,
@@ -532,16 +530,17 @@ fn parse_caps(node: Node, type_: Option<&str>) -> Result<HostdevSource> {
         return Err(xml_error("Missing <source> element in hostdev device"));
     }
     Ok(match t {
-        "storage" => HostdevSource::CapsStorage(xstring(node, "source/block").ok_or_else(
-            || xml_error("Missing <block> element in hostdev storage device"),
-        )?),
-        "misc" => HostdevSource::CapsMisc(xstring(node, "source/char").ok_or_else(|| {
-            xml_error("Missing <char> element in hostdev character device")
-        })?),
+        "storage" => HostdevSource::CapsStorage(
+            xstring(node, "source/block")
+                .ok_or_else(|| xml_error("Missing <block> element in hostdev storage device"))?,
+        ),
+        "misc" => HostdevSource::CapsMisc(
+            xstring(node, "source/char")
+                .ok_or_else(|| xml_error("Missing <char> element in hostdev character device"))?,
+        ),
         _ => {
-            let ifname = xstring(node, "source/interface").ok_or_else(|| {
-                xml_error("Missing <interface> element in hostdev net device")
-            })?;
+            let ifname = xstring(node, "source/interface")
+                .ok_or_else(|| xml_error("Missing <interface> element in hostdev net device"))?;
             HostdevSource::CapsNet {
                 ifname,
                 ip: parse_ip_info("Domain hostdev device", node)?,
@@ -776,12 +775,14 @@ pub(super) fn format(b: &mut Buf, h: &Hostdev) {
     b.add(">\n");
     b.adjust(2);
     match &h.source {
-        HostdevSource::CapsStorage(blk) => {
-            caps_source(b, &format!("<block>{}</block>\n", super::super::buf::escape(blk)))
-        }
-        HostdevSource::CapsMisc(c) => {
-            caps_source(b, &format!("<char>{}</char>\n", super::super::buf::escape(c)))
-        }
+        HostdevSource::CapsStorage(blk) => caps_source(
+            b,
+            &format!("<block>{}</block>\n", super::super::buf::escape(blk)),
+        ),
+        HostdevSource::CapsMisc(c) => caps_source(
+            b,
+            &format!("<char>{}</char>\n", super::super::buf::escape(c)),
+        ),
         HostdevSource::CapsNet { ifname, ip } => {
             caps_source(
                 b,
@@ -903,7 +904,9 @@ pub(crate) fn validate(h: &Hostdev) -> Result<()> {
         }
         HostdevSource::ScsiHost { sgio, .. } | HostdevSource::ScsiIscsi { sgio, .. } => {
             if !matches!(at, AddressType::None | AddressType::Drive) {
-                return Err(unsupported("SCSI host device must use 'drive' address type"));
+                return Err(unsupported(
+                    "SCSI host device must use 'drive' address type",
+                ));
             }
             if *sgio == Some(HostdevSgio::Unfiltered) {
                 return Err(unsupported("unfiltered sgio is no longer supported"));
@@ -1001,4 +1004,3 @@ pub(crate) fn same_device(a: &Hostdev, b: &Hostdev) -> bool {
         _ => false,
     }
 }
-

@@ -29,22 +29,22 @@ pub use audio::{Audio, AudioFormat, AudioIo, AudioType, SdlDriver};
 pub use chr::{Chr, ChrDeviceType, ChrSource, ChrSourceType, ChrTargetType};
 pub use controller::{Controller, ControllerType};
 pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, IoTune, StorageType};
-pub use storage_source::{Auth, Encryption, NetHost, NetProtocol, SecretLookup, StorageFormat};
-pub use graphics::{Graphics, GraphicsListen, GraphicsType};
 pub use filesystem::{Filesystem, FsDriver, FsType};
+pub use graphics::{Graphics, GraphicsListen, GraphicsType};
 pub use hostdev::{Hostdev, HostdevSource};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
 pub use memory::{MemoryDevice, MemoryModel};
-pub use redirdev::{Redirdev, UsbRule};
-pub use shmem::{Shmem, ShmemModel, ShmemRole};
-pub use smartcard::{Smartcard, SmartcardSource};
-pub use tpm::{Tpm, TpmBackend, TpmBackendType, TpmModel};
 pub use misc::{
-    Hub, Lease, Iommu, IommuModel, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
+    Hub, Iommu, IommuModel, Lease, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
     SoundModel, Vsock, VsockModel, Watchdog, WatchdogAction, WatchdogModel,
 };
 pub use net::{Mac, Net, NetSource, NetType};
+pub use redirdev::{Redirdev, UsbRule};
+pub use shmem::{Shmem, ShmemModel, ShmemRole};
+pub use smartcard::{Smartcard, SmartcardSource};
+pub use storage_source::{Auth, Encryption, NetHost, NetProtocol, SecretLookup, StorageFormat};
+pub use tpm::{Tpm, TpmBackend, TpmBackendType, TpmModel};
 pub use video::{Video, VideoType};
 
 use super::buf::Buf;
@@ -443,9 +443,9 @@ pub(super) use controller::{
 pub(super) use disk::{
     check_features as disk_check_features, expand_group_iotune, post_parse as disk_post_parse,
 };
+pub(super) use filesystem::post_parse as fs_post_parse;
 pub(super) use graphics::post_parse as graphics_post_parse;
 pub(super) use hostdev::{post_parse as hostdev_post_parse, same_device as same_hostdev};
-pub(super) use filesystem::post_parse as fs_post_parse;
 pub(super) use memory::post_parse as memory_post_parse;
 pub(super) use validate::run as validate_devices;
 
@@ -680,7 +680,8 @@ pub(crate) fn parse_info_ext(n: Node, allow_boot: bool, allow_rom: bool) -> Resu
                 bar: prop_on_off(&r, "bar")?,
                 file: prop(&r, "file"),
             };
-            if info.rom.enabled == Some(false) && (info.rom.bar.is_some() || info.rom.file.is_some())
+            if info.rom.enabled == Some(false)
+                && (info.rom.bar.is_some() || info.rom.file.is_some())
             {
                 return Err(unsupported(
                     "ROM tuning is not supported when ROM is disabled",

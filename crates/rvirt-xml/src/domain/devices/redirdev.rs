@@ -28,9 +28,8 @@ pub(super) fn parse(n: Node) -> Result<Redirdev> {
     let Some(t) = prop(&n, "type") else {
         return Err(internal("missing type in redirdev"));
     };
-    let st = ChrSourceType::parse(&t).ok_or_else(|| {
-        unsupported(format!("unknown redirdev character device type '{t}'"))
-    })?;
+    let st = ChrSourceType::parse(&t)
+        .ok_or_else(|| unsupported(format!("unknown redirdev character device type '{t}'")))?;
     let mut source = ChrSource::new(st);
     chr::parse_source(n, &mut source, false)?;
     if st == ChrSourceType::Dbus && source.channel.is_none() {
@@ -159,7 +158,10 @@ pub(super) fn format_filter(b: &mut Buf, rules: &[UsbRule]) {
                 ((v & 0x00f0) >> 4) * 10 + (v & 0x000f)
             ));
         }
-        b.add(&format!(" allow='{}'/>\n", if r.allow { "yes" } else { "no" }));
+        b.add(&format!(
+            " allow='{}'/>\n",
+            if r.allow { "yes" } else { "no" }
+        ));
     }
     b.adjust(-2);
     b.add("</redirfilter>\n");

@@ -60,7 +60,8 @@ pub(super) fn parse(n: Node) -> Result<Shmem> {
         false,
     )?
     .unwrap_or(0);
-    let server = first(n, "server").map(|s| prop(&s, "path").map(|p| crate::conf::sanitize_path(&p)));
+    let server =
+        first(n, "server").map(|s| prop(&s, "path").map(|p| crate::conf::sanitize_path(&p)));
     let msi = match first(n, "msi") {
         None => None,
         Some(m) => Some((

@@ -10,8 +10,7 @@ use super::super::seclabel::{self, DeviceSeclabel};
 use super::super::xml::{
     child, children, first, internal, prop, prop_enum, prop_enum_required, prop_uint,
     prop_uint_required, prop_yes_no, report, str_to_uip, str_to_ull, str_to_ullp, unsupported,
-    uuid_format, uuid_parse, xattr, xml_enum, xml_error, xpath_ull, yes_no, Node, Result,
-    XmlEnum,
+    uuid_format, uuid_parse, xattr, xml_enum, xml_error, xpath_ull, yes_no, Node, Result, XmlEnum,
 };
 use rvirt_proto::error::{code, domain};
 
@@ -182,7 +181,10 @@ pub struct Encryption {
 /// `virStorageEncryptionParseNode`.
 pub(crate) fn parse_encryption(n: Node) -> Result<Encryption> {
     let Some(f) = prop(&n, "format").filter(|s| !s.is_empty()) else {
-        return Err(storage_error(code::XML_ERROR, "unknown volume encryption format"));
+        return Err(storage_error(
+            code::XML_ERROR,
+            "unknown volume encryption format",
+        ));
     };
     let format = EncryptionFormat::parse(&f).ok_or_else(|| {
         storage_error(
@@ -294,9 +296,8 @@ pub(crate) fn parse_host(n: &Node) -> Result<NetHost> {
     let tr = prop(n, "transport");
     let transport = match &tr {
         None => HostTransport::Tcp,
-        Some(t) => HostTransport::parse(t).ok_or_else(|| {
-            unsupported(format!("unknown protocol transport type '{t}'"))
-        })?,
+        Some(t) => HostTransport::parse(t)
+            .ok_or_else(|| unsupported(format!("unknown protocol transport type '{t}'")))?,
     };
     let socket = prop(n, "socket");
     if transport == HostTransport::Unix && socket.is_none() {
@@ -402,7 +403,10 @@ pub(crate) fn parse_pci_addr(n: &Node) -> Result<PciHostAddr> {
         super::check_pci_addr(a.domain, a.bus, a.slot, a.function)?;
     }
     // A zPCI extension is read (and checked) but not kept: libvirt does not write it here.
-    if let Some(z) = n.children().find(|c| c.is_element() && c.tag_name().name() == "zpci") {
+    if let Some(z) = n
+        .children()
+        .find(|c| c.is_element() && c.tag_name().name() == "zpci")
+    {
         prop_uint(&z, "uid", 0, false)?;
         prop_uint(&z, "fid", 0, false)?;
     }
@@ -663,13 +667,13 @@ pub(crate) fn parse_source(n: Node, s: &mut DiskSource) -> Result<()> {
                 (Some(p), Some(v)) => {
                     let mode = match mode {
                         None => None,
-                        Some(m) => Some(
-                            PoolMode::parse(&m).filter(|x| x.index() > 0).ok_or_else(|| {
+                        Some(m) => Some(PoolMode::parse(&m).filter(|x| x.index() > 0).ok_or_else(
+                            || {
                                 unsupported(format!(
                                     "unknown source mode '{m}' for volume type disk"
                                 ))
-                            })?,
-                        ),
+                            },
+                        )?),
                     };
                     s.pool = Some((p, v, mode));
                 }
@@ -748,7 +752,9 @@ pub(crate) fn parse_source(n: Node, s: &mut DiskSource) -> Result<()> {
             ))
         })?;
         let size = str_to_ullp(&z, 10).ok_or_else(|| {
-            xml_error(format!("malformed value '{z}' of 'size' attribute of slice"))
+            xml_error(format!(
+                "malformed value '{z}' of 'size' attribute of slice"
+            ))
         })?;
         s.slice = Some((off, size));
     }

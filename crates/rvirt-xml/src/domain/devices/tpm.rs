@@ -82,9 +82,10 @@ pub(super) fn parse(n: Node) -> Result<Tpm> {
             let version = prop_enum(&be, "version", true)?;
             let secret = match xattr(n, "backend/encryption", "secret") {
                 None => None,
-                Some(u) => Some(uuid_parse(&u).ok_or_else(|| {
-                    internal(format!("Unable to parse secret uuid '{u}'"))
-                })?),
+                Some(u) => Some(
+                    uuid_parse(&u)
+                        .ok_or_else(|| internal(format!("Unable to parse secret uuid '{u}'")))?,
+                ),
             };
             let persistent_state = match prop(&be, "persistent_state").as_deref() {
                 None | Some("no") => false,
@@ -171,7 +172,12 @@ pub(super) fn format(b: &mut Buf, t: &Tpm) {
             if let Some(banks) = pcr_banks {
                 let mut pk = bk.child();
                 for i in banks {
-                    let name = [PcrBank::Sha1, PcrBank::Sha256, PcrBank::Sha384, PcrBank::Sha512][*i];
+                    let name = [
+                        PcrBank::Sha1,
+                        PcrBank::Sha256,
+                        PcrBank::Sha384,
+                        PcrBank::Sha512,
+                    ][*i];
                     pk.add(&format!("<{}/>\n", name.as_str()));
                 }
                 bk.element("active_pcr_banks", Buf::new(), pk);

@@ -508,6 +508,8 @@ fn graphics(def: &DomainDef, g: &Graphics) -> Result<()> {
     }
     if g.type_ == GraphicsType::Vnc {
         ensure_audio(def, g.audio_id)?;
+    } else if g.type_ == GraphicsType::Dbus && g.p2p && g.dbus_address.is_some() {
+        return Err(xml_error("D-Bus p2p with an address is not supported"));
     }
     Ok(())
 }
