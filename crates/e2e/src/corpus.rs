@@ -247,7 +247,9 @@ pub fn mask_generated(input: &str, output: &str) -> String {
         };
         let boundary = i == 0 || !b[i - 1].is_ascii_hexdigit();
         match tok {
-            Some((len, label)) if boundary && !b.get(i + len).is_some_and(u8::is_ascii_hexdigit) => {
+            Some((len, label))
+                if boundary && !b.get(i + len).is_some_and(u8::is_ascii_hexdigit) =>
+            {
                 let norm: String = output[i..i + len]
                     .chars()
                     .filter(|c| *c != '-' && *c != ':')
@@ -417,13 +419,17 @@ mod tests {
             rewrite_domain(x),
             "<?xml version='1.0'?>\n<!-- c <domain type='x'> -->\n<domain xmlns:q='u' type=\"test\" id='1'>\n<devices><disk type='file'/></devices></domain>"
         );
-        assert_eq!(rewrite_domain("<domain><name>a</name></domain>"), "<domain><name>a</name></domain>");
+        assert_eq!(
+            rewrite_domain("<domain><name>a</name></domain>"),
+            "<domain><name>a</name></domain>"
+        );
         assert_eq!(rewrite_domain("<network type='x'/>"), "<network type='x'/>");
     }
 
     #[test]
     fn masks_only_generated_values() {
-        let input = "<uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid><mac address='52:54:00:aa:bb:cc'/>";
+        let input =
+            "<uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid><mac address='52:54:00:aa:bb:cc'/>";
         let output = "<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n<mac address='52:54:00:aa:bb:cc'/>\n<mac address='52:54:00:12:34:56'/>\n<uuid>11111111-2222-3333-4444-555555555555</uuid>";
         assert_eq!(
             mask_generated(input, output),
