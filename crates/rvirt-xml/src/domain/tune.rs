@@ -974,13 +974,13 @@ fn parse_monitors(g: &mut Resctrl, n: Node, cache: bool, max: u32) -> Result<()>
 /// `virFormatIntPretty`.
 pub(super) fn pretty(v: u64) -> (u64, &'static str) {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if v % 1024 != 0 || v == 0 {
+    if !v.is_multiple_of(1024) || v == 0 {
         return (v, "B");
     }
     let mut limit: u64 = 1024;
     for u in UNITS.iter().take(4) {
         let next = limit.saturating_mul(1024);
-        if v % next != 0 {
+        if !v.is_multiple_of(next) {
             return (v / limit, u);
         }
         limit = next;

@@ -366,11 +366,11 @@ pub(crate) fn parse_subsys(node: Node, type_: Option<&str>) -> Result<(HostdevSo
                 h.len() == 16 && h.bytes().all(|c| c.is_ascii_hexdigit())
             });
             if !ok {
-                if wwpn.starts_with("naa.") {
+                if let Some(rest) = wwpn.strip_prefix("naa.") {
                     return Err(report(
                         code::INTERNAL_ERROR,
                         domain::NONE,
-                        format!("Malformed wwn: {}", &wwpn[4..]),
+                        format!("Malformed wwn: {rest}"),
                     ));
                 }
                 return Err(xml_error("malformed 'wwpn' value"));
@@ -892,15 +892,15 @@ pub(crate) fn post_parse(
 pub(crate) fn validate(h: &Hostdev) -> Result<()> {
     let at = h.info.address_type();
     match &h.source {
-        HostdevSource::Pci { .. } => {
+        HostdevSource::Pci { .. }
             if !matches!(
                 at,
                 AddressType::None | AddressType::Unassigned | AddressType::Pci
-            ) {
-                return Err(internal(
-                    "PCI host devices must use 'pci' or 'unassigned' address type",
-                ));
-            }
+            ) =>
+        {
+            return Err(internal(
+                "PCI host devices must use 'pci' or 'unassigned' address type",
+            ));
         }
         HostdevSource::ScsiHost { sgio, .. } | HostdevSource::ScsiIscsi { sgio, .. } => {
             if !matches!(at, AddressType::None | AddressType::Drive) {
@@ -912,17 +912,15 @@ pub(crate) fn validate(h: &Hostdev) -> Result<()> {
                 return Err(unsupported("unfiltered sgio is no longer supported"));
             }
         }
-        HostdevSource::VhostScsi { .. } => {
-            if !matches!(at, AddressType::None | AddressType::Pci | AddressType::Ccw) {
-                return Err(unsupported(
-                    "SCSI_host host device must use 'pci' or 'ccw' address type",
-                ));
-            }
+        HostdevSource::VhostScsi { .. }
+            if !matches!(at, AddressType::None | AddressType::Pci | AddressType::Ccw) =>
+        {
+            return Err(unsupported(
+                "SCSI_host host device must use 'pci' or 'ccw' address type",
+            ));
         }
-        HostdevSource::Usb { .. } => {
-            if !matches!(at, AddressType::None | AddressType::Usb) {
-                return Err(unsupported("USB host device must use 'usb' address type"));
-            }
+        HostdevSource::Usb { .. } if !matches!(at, AddressType::None | AddressType::Usb) => {
+            return Err(unsupported("USB host device must use 'usb' address type"));
         }
         _ => {}
     }

@@ -230,10 +230,8 @@ pub(super) fn format(b: &mut Buf, m: &MemoryDevice) {
 /// `virDomainMemoryDefPostParse`.
 pub(crate) fn post_parse(m: &mut MemoryDevice, ppc64: bool) {
     match m.model {
-        MemoryModel::VirtioPmem => {
-            if m.access.is_none_or(|a| a == MemoryAccess::Default) {
-                m.access = Some(MemoryAccess::Shared);
-            }
+        MemoryModel::VirtioPmem if m.access.is_none_or(|a| a == MemoryAccess::Default) => {
+            m.access = Some(MemoryAccess::Shared);
         }
         MemoryModel::Nvdimm if ppc64 && m.uuid.is_none() => m.uuid = Some(uuid_generate()),
         _ => {}
@@ -315,7 +313,7 @@ pub(crate) fn validate(m: &MemoryDevice, numa_cells: usize, ppc64: bool) -> Resu
                     "block size too small, must be at least {thp}KiB"
                 )));
             }
-            if m.requested % m.blocksize != 0 {
+            if !m.requested.is_multiple_of(m.blocksize) {
                 return Err(detail(
                     "requested size must be an integer multiple of block size".into(),
                 ));

@@ -337,6 +337,7 @@ xml_enum! {
 
 /// Where an `<rng>` device gets its entropy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum RngBackend {
     /// `model='random'`: a host device (default `/dev/random`).
     Random(Option<String>),

@@ -279,6 +279,9 @@ pub struct NetDriver {
 const HOST_OPTS: [&str; 7] = ["csum", "gso", "tso4", "tso6", "ecn", "ufo", "mrg_rxbuf"];
 const GUEST_OPTS: [&str; 5] = ["csum", "tso4", "tso6", "ecn", "ufo"];
 
+/// `<filterref filter>` and its parameters (name → values, names sorted).
+pub type FilterRef = (Option<String>, Vec<(String, Vec<String>)>);
+
 /// An `<interface>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Net {
@@ -329,7 +332,7 @@ pub struct Net {
     /// `<bandwidth>`.
     pub bandwidth: Option<Bandwidth>,
     /// `<filterref filter>` and its parameters (name → values), names sorted.
-    pub filterref: Option<(Option<String>, Vec<(String, Vec<String>)>)>,
+    pub filterref: Option<FilterRef>,
     /// `<backend>`.
     pub backend: NetBackend,
     /// `<teaming type persistent>`.

@@ -34,6 +34,7 @@ xml_enum! {
 
 /// The TPM backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum TpmBackend {
     /// `type='passthrough'`: the host device path.
     Passthrough(String),
