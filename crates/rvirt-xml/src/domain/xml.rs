@@ -125,11 +125,48 @@ pub(crate) fn select<'a, 'i>(n: Node<'a, 'i>, path: &str) -> Vec<Node<'a, 'i>> {
 
 /// The first element matched by `path` (`virXPathNode`).
 pub(crate) fn first<'a, 'i>(n: Node<'a, 'i>, path: &str) -> Option<Node<'a, 'i>> {
-    select(n, path).into_iter().next()
+    find_map(n, path, &mut Some)
+}
+
+/// The first `Some` that `f` returns for the elements matched by `path`, in document order:
+/// a depth-first search taking children in order, without collecting the matches.
+pub(crate) fn find_map<'a, 'i, T>(
+    n: Node<'a, 'i>,
+    path: &str,
+    f: &mut impl FnMut(Node<'a, 'i>) -> Option<T>,
+) -> Option<T> {
+    let (step, rest) = match path.split_once('/') {
+        Some((s, r)) => (s, Some(r)),
+        None => (path, None),
+    };
+    for k in n.children() {
+        let matches = if step == "*" {
+            k.is_element() && k.tag_name().namespace().is_none()
+        } else {
+            is_el(&k, step)
+        };
+        if !matches {
+            continue;
+        }
+        let found = match rest {
+            None => f(k),
+            Some(r) => find_map(k, r, f),
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 /// The string value of an element: its descendant text, concatenated (XPath `string()`).
 pub(crate) fn content(n: &Node) -> String {
+    // Most elements hold a single text node: borrow-free fast path.
+    if let Some(c) = n.first_child() {
+        if c.next_sibling().is_none() && c.is_text() {
+            return c.text().unwrap_or("").to_string();
+        }
+    }
     let mut s = String::new();
     for d in n.descendants() {
         if d.is_text() {
@@ -153,9 +190,7 @@ pub(crate) fn xattr(n: Node, path: &str, attr: &str) -> Option<String> {
     let v = if path.is_empty() {
         n.attribute(attr).map(str::to_string)
     } else {
-        select(n, path)
-            .into_iter()
-            .find_map(|e| e.attribute(attr).map(str::to_string))
+        find_map(n, path, &mut |e| e.attribute(attr).map(str::to_string))
     }?;
     (!v.is_empty()).then_some(v)
 }

@@ -337,7 +337,8 @@ pub(super) fn parse(n: Node) -> Result<Disk> {
         None => None,
     };
     let mut iotune = IoTune::default();
-    for (i, f) in IOTUNE_FIELDS.iter().enumerate() {
+    let has_iotune = child(n, "iotune").is_some();
+    for (i, f) in IOTUNE_FIELDS.iter().enumerate().filter(|_| has_iotune) {
         match xpath_ull(n, &format!("iotune/{f}"), None) {
             Ok(v) => iotune.values[i] = v.unwrap_or(0),
             Err(()) => {
@@ -347,7 +348,9 @@ pub(super) fn parse(n: Node) -> Result<Disk> {
             }
         }
     }
-    iotune.group_name = xstring(n, "iotune/group_name");
+    iotune.group_name = has_iotune
+        .then(|| xstring(n, "iotune/group_name"))
+        .flatten();
     Ok(Disk {
         device,
         source,
@@ -384,14 +387,11 @@ pub(crate) fn disk_name_to_index(name: &str) -> Option<u32> {
     let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
         .iter()
         .find_map(|p| name.strip_prefix(p))?;
-    let letters: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_lowercase())
-        .collect();
-    if letters.is_empty() {
+    let n_letters = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+    if n_letters == 0 {
         return None;
     }
-    let digits = &rest[letters.len()..];
+    let (letters, digits) = rest.split_at(n_letters);
     if !digits.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }

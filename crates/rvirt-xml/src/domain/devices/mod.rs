@@ -279,7 +279,9 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
             return Err(not_modelled(format!("<devices><{name}>")));
         }
     }
-    for n in select(root, "devices/disk") {
+    let disk_nodes = select(root, "devices/disk");
+    d.disks.reserve_exact(disk_nodes.len());
+    for n in disk_nodes {
         let disk = disk::parse(n)?;
         disk::insert(&mut d.disks, disk);
     }
