@@ -49,15 +49,17 @@ struct Difference {
     reason: String,
 }
 
-fn first_difference(want: &str, got: &str) -> String {
+fn first_difference(want: &str, got: &str, labels: (&str, &str)) -> String {
     let (w, g): (Vec<_>, Vec<_>) = (want.lines().collect(), got.lines().collect());
     for i in 0..w.len().max(g.len()) {
         let (a, b) = (w.get(i).copied(), g.get(i).copied());
         if a != b {
             return format!(
-                "line {}: libvirt `{}`, rvirt `{}`",
+                "line {}: {} `{}`, {} `{}`",
                 i + 1,
+                labels.0,
                 a.unwrap_or("(end)").trim(),
+                labels.1,
                 b.unwrap_or("(end)").trim()
             );
         }
@@ -77,7 +79,11 @@ fn round_trip(case: &Case) -> Result<(), String> {
         if first == second {
             Ok(())
         } else {
-            Err(first_difference(&first, &second))
+            Err(first_difference(
+                &first,
+                &second,
+                ("first format", "second"),
+            ))
         }
     }
     use rvirt_xml::{domain, network::NetworkDef, storage};
@@ -225,7 +231,10 @@ fn libvirt_corpora_define_alike_on_rvirtd_and_libvirtd() {
         let (category, reason) = match (want, got) {
             (Outcome::Xml(w), Outcome::Xml(g)) => {
                 t.xml_differs += 1;
-                ("output differs", first_difference(w, g))
+                (
+                    "output differs",
+                    first_difference(w, g, ("libvirt", "rvirt")),
+                )
             }
             (Outcome::Xml(_), Outcome::Error(_, _, m)) => {
                 t.rvirt_refuses += 1;
