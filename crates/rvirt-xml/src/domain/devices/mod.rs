@@ -265,20 +265,11 @@ pub struct Devices {
     pub vsock: Option<Vsock>,
 }
 
-/// Device elements libvirt knows and rvirt does not model yet.
-const NOT_MODELLED: &[&str] = &["crypto"];
-
 pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     let mut d = Devices {
         emulator: super::xml::xstring(root, "devices/emulator"),
         ..Default::default()
     };
-    for n in select(root, "devices/*") {
-        let name = n.tag_name().name();
-        if NOT_MODELLED.contains(&name) {
-            return Err(not_modelled(format!("<devices><{name}>")));
-        }
-    }
     let disk_nodes = select(root, "devices/disk");
     d.disks.reserve_exact(disk_nodes.len());
     for n in disk_nodes {
