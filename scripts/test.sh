@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The full test suite, as CI runs it (.ci/run calls exactly this). Installs what it needs when
-# missing (Debian's libvirt 9.0 daemon, virsh and python3-libvirt as the reference), builds every
+# missing (Debian's libvirt 9.0 daemon, virsh and python3-libvirt as the reference; QEMU from
+# bookworm-backports and the packages the test guest is built from), builds every
 # crate, checks formatting and lints, and runs unit, integration, differential and end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-qemu.sh
 cargo fmt --all -- --check
 cargo build --workspace --all-targets --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -24,15 +24,18 @@ pub struct ProcInfo {
     pub name: &'static str,
     /// The public API function it serves, as named in libvirt's error messages.
     pub api: &'static str,
-    /// Whether a read-only connection may call it (every permission it needs is granted to
-    /// read-only clients).
+    /// Whether a read-only connection may call it: libvirtd refuses the call in the public API
+    /// function (`virCheckReadOnlyGoto`) unless this is set.
     pub readonly: bool,
+    /// Allowed read-only only when certain flags are absent (e.g. `VIR_DOMAIN_XML_SECURE` for
+    /// `virDomainGetXMLDesc`); the daemon knows which flags.
+    pub readonly_unless_flags: bool,
+    /// The error domain of the public API function (used in its read-only refusal).
+    pub error_domain: i32,
     /// Whether libvirt runs it on the high-priority workers (never blocks on a guest).
     pub high_priority: bool,
     /// Stream direction, if it opens a stream.
     pub stream: StreamDir,
-    /// Flags that, when set in the call, need a read-write connection (`@acl` rules with a flag).
-    pub write_flags: &'static [&'static str],
 }
 
 /// Looks up a REMOTE procedure by number.

@@ -444,6 +444,22 @@ xdr_struct! {
         pub flags: u32,
     }
 }
+xdr_struct! {
+    /// `remote_storage_vol_resize_args`.
+    pub struct VolResizeArgs {
+        pub vol: NonnullStorageVol,
+        pub capacity: u64,
+        pub flags: u32,
+    }
+}
+xdr_struct! {
+    /// `remote_storage_vol_wipe_pattern_args`.
+    pub struct VolWipePatternArgs {
+        pub vol: NonnullStorageVol,
+        pub algorithm: u32,
+        pub flags: u32,
+    }
+}
 
 // ---- Events ------------------------------------------------------------------------------------
 
@@ -513,6 +529,31 @@ xdr_struct! {
     /// `{remote_nonnull_string xml}` (`remote_domain_define_xml_args`,
     /// `remote_network_create_xml_args`, `remote_network_define_xml_args`, …).
     pub struct XmlArgs { pub xml: String }
+}
+
+xdr_struct! {
+    /// `remote_storage_vol_upload_args` = `remote_storage_vol_download_args`: opens a stream.
+    pub struct VolStreamArgs {
+        pub vol: NonnullStorageVol,
+        pub offset: u64,
+        pub length: u64,
+        pub flags: u32,
+    }
+}
+xdr_struct! {
+    /// `remote_domain_open_console_args`: opens a bidirectional stream.
+    pub struct DomainOpenConsoleArgs {
+        pub dom: NonnullDomain,
+        pub dev_name: Option<String>,
+        pub flags: u32,
+    }
+}
+xdr_struct! {
+    /// `virNetStreamHole`: the payload of a STREAM_HOLE packet.
+    pub struct StreamHole {
+        pub length: i64,
+        pub flags: u32,
+    }
 }
 
 #[cfg(test)]

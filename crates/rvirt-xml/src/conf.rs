@@ -32,6 +32,23 @@ pub fn err_bare(code: i32, domain: i32) -> XmlError {
     }
 }
 
+/// Parses `text` as libvirt's `virXMLParse` does, without checking the root element: a syntax
+/// error is `VIR_ERR_XML_DETAIL` with libxml2's message, the offending line and a pointer.
+/// `docname` is the name libvirt gives the document (`(domain_definition)`), `domcode` the
+/// caller's error domain.
+pub fn parse_text<'i>(
+    text: &'i str,
+    docname: &str,
+    domcode: i32,
+) -> Result<roxmltree::Document<'i>, XmlError> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(text, opts)
+        .map_err(|e| syntax_error(text, docname, domcode, &e))
+}
+
 /// Parses `text` as libvirt's `virXMLParse` does for a document named `docname` (e.g.
 /// `(network_definition)`) whose root must be `root`. Syntax errors are reported in domain
 /// `domcode` (the caller's subsystem) as `VIR_ERR_XML_DETAIL` with libxml2's layout: the
@@ -42,12 +59,7 @@ pub fn parse_document<'i>(
     root: &str,
     domcode: i32,
 ) -> Result<roxmltree::Document<'i>, XmlError> {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: true,
-        ..Default::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(text, opts)
-        .map_err(|e| syntax_error(text, docname, domcode, &e))?;
+    let doc = parse_text(text, docname, domcode)?;
     let name = doc.root_element().tag_name().name();
     if name != root {
         return Err(err(
@@ -1224,6 +1236,31 @@ fn escape_attr_dq(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_documents_get_libxml2_messages() {
+        let msg = |text: &str| {
+            parse_text(text, "(domain_definition)", domain::DOMAIN)
+                .unwrap_err()
+                .message()
+        };
+        assert_eq!(
+            msg("\n"),
+            "(domain_definition):2: Start tag expected, '<' not found\n(null)\n^"
+        );
+        assert_eq!(
+            msg("<domain type='test'><name>x</name><memory>1</memory><os><type>hvm</type></os>\n"),
+            "(domain_definition):2: Premature end of data in tag domain line 1\n(null)\n^"
+        );
+        assert_eq!(
+            msg("<domain type='test'>\n<name>x</name>\n<memory>1</memory>\n<os><type>hvm</type></os>\n<foo>\n</domain>\n"),
+            "(domain_definition):6: Opening and ending tag mismatch: foo line 5 and domain\n</domain>\n---------^"
+        );
+        assert_eq!(
+            msg("<domain type=test><name>x</name>\n"),
+            "(domain_definition):1: AttValue: \" or ' expected\n<domain type=test><name>x</name>\n-------------^"
+        );
+    }
 
     #[test]
     fn strtol_family_matches_c() {

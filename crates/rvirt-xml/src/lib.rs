@@ -3,7 +3,7 @@
 //! with an error naming the element or attribute.
 //!
 //! Each document type lives in its own module; [`writer`] holds the shared formatting rules and
-//! [`parse`] the shared reading helpers.
+//! [`conf`] the shared reading rules (libvirt's attribute parsing and libxml2's error messages).
 #![warn(missing_docs)]
 
 pub mod capabilities;
@@ -11,7 +11,6 @@ pub mod conf;
 pub mod domain;
 mod error;
 pub mod network;
-pub mod parse;
 pub mod storage;
 pub mod writer;
 

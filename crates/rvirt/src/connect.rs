@@ -9,6 +9,7 @@
 use crate::auth::Auth;
 use crate::driver::Driver;
 use crate::error::{domain as errdom, Error, Result};
+use crate::stream::{DuplexStream, StreamSink, StreamSource};
 use crate::types::*;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -343,6 +344,13 @@ impl Domain {
     }
     fn d(&self) -> &Arc<dyn Driver> {
         &self.conn.inner.driver
+    }
+
+    /// `virDomainOpenConsole`: a bidirectional stream to a console (the first when `dev_name` is
+    /// `None`).
+    pub async fn open_console(&self, dev_name: Option<&str>, flags: u32) -> Result<DuplexStream> {
+        check_rw!(self.conn, errdom::DOM, "virDomainOpenConsole");
+        self.d().domain_open_console(&self.r, dev_name, flags).await
     }
 
     /// `virDomainCreateWithFlags`; refreshes the handle's id.
@@ -696,5 +704,34 @@ impl StorageVol {
     /// `virStorageVolGetPath`.
     pub async fn path(&self) -> Result<String> {
         self.d().vol_get_path(&self.r).await
+    }
+    /// `virStorageVolGetInfoFlags`.
+    pub async fn info_flags(&self, flags: u32) -> Result<VolInfo> {
+        self.d().vol_get_info_flags(&self.r, flags).await
+    }
+    /// `virStorageVolResize` to `capacity` bytes.
+    pub async fn resize(&self, capacity: u64, flags: u32) -> Result<()> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolResize");
+        self.d().vol_resize(&self.r, capacity, flags).await
+    }
+    /// `virStorageVolWipe`.
+    pub async fn wipe(&self, flags: u32) -> Result<()> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolWipe");
+        self.d().vol_wipe(&self.r, flags).await
+    }
+    /// `virStorageVolWipePattern`.
+    pub async fn wipe_pattern(&self, algorithm: u32, flags: u32) -> Result<()> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolWipePattern");
+        self.d().vol_wipe_pattern(&self.r, algorithm, flags).await
+    }
+    /// `virStorageVolUpload`: send the data into the returned sink, then `finish()` it.
+    pub async fn upload(&self, offset: u64, length: u64, flags: u32) -> Result<StreamSink> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolUpload");
+        self.d().vol_upload(&self.r, offset, length, flags).await
+    }
+    /// `virStorageVolDownload`: read the returned source to its end, then `complete(Ok(()))` it.
+    pub async fn download(&self, offset: u64, length: u64, flags: u32) -> Result<StreamSource> {
+        check_rw!(self.conn, errdom::STORAGE, "virStorageVolDownload");
+        self.d().vol_download(&self.r, offset, length, flags).await
     }
 }

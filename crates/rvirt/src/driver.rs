@@ -10,6 +10,7 @@
 //! reports for a driver without that entry point.
 
 use crate::error::{Error, Result};
+use crate::stream::{DuplexStream, StreamSink, StreamSource};
 use crate::types::*;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -214,6 +215,16 @@ pub trait Driver: Send + Sync {
     async fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
         unsupported!("virDomainGetSecurityLabel")
     }
+    /// `virDomainOpenConsole`: a bidirectional stream to the console `dev_name` (the first
+    /// console when `None`); `flags` are `VIR_DOMAIN_CONSOLE_FORCE`/`SAFE`.
+    async fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<DuplexStream> {
+        unsupported!("virDomainOpenConsole")
+    }
     /// `virDomainGetSecurityLabelList`.
     async fn domain_get_security_label_list(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
         unsupported!("virDomainGetSecurityLabelList")
@@ -405,6 +416,46 @@ pub trait Driver: Send + Sync {
     async fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
         unsupported!("virStorageVolGetPath")
     }
+    /// `virStorageVolGetInfoFlags` (`VIR_STORAGE_VOL_GET_PHYSICAL` reports the physical size
+    /// as allocation).
+    async fn vol_get_info_flags(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
+        unsupported!("virStorageVolGetInfoFlags")
+    }
+    /// `virStorageVolResize` to `capacity` bytes (`VIR_STORAGE_VOL_RESIZE_*` flags).
+    async fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
+        unsupported!("virStorageVolResize")
+    }
+    /// `virStorageVolWipe`.
+    async fn vol_wipe(&self, vol: &VolRef, flags: u32) -> Result<()> {
+        unsupported!("virStorageVolWipe")
+    }
+    /// `virStorageVolWipePattern` with a `virStorageVolWipeAlgorithm`.
+    async fn vol_wipe_pattern(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
+        unsupported!("virStorageVolWipePattern")
+    }
+    /// `virStorageVolUpload`: a sink for `length` bytes (0 = to the end) written at `offset`.
+    /// `flags` may hold [`vol_stream::SPARSE`] (holes allowed in the stream). The driver's verdict
+    /// on the data arrives through [`StreamSink::finish`].
+    async fn vol_upload(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<StreamSink> {
+        unsupported!("virStorageVolUpload")
+    }
+    /// `virStorageVolDownload`: a source of `length` bytes (0 = to the end) from `offset`; with
+    /// [`vol_stream::SPARSE`] the source yields holes instead of zeroes where the file has them.
+    async fn vol_download(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<StreamSource> {
+        unsupported!("virStorageVolDownload")
+    }
 
     // ---- events ----
 
@@ -419,4 +470,18 @@ pub trait Driver: Send + Sync {
     fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {
         None
     }
+}
+
+/// `virStorageVolUploadFlags` / `virStorageVolDownloadFlags`.
+pub mod vol_stream {
+    /// `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` = `VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM`.
+    pub const SPARSE: u32 = 1;
+}
+
+/// `virDomainConsoleFlags`.
+pub mod console_flags {
+    /// `VIR_DOMAIN_CONSOLE_FORCE`: take the console over from another client.
+    pub const FORCE: u32 = 1;
+    /// `VIR_DOMAIN_CONSOLE_SAFE`: only open if the driver can guarantee exclusive access.
+    pub const SAFE: u32 = 2;
 }

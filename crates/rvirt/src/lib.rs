@@ -12,6 +12,7 @@ pub mod driver;
 pub mod error;
 mod open;
 pub mod remote;
+pub mod stream;
 pub mod test_driver;
 pub mod types;
 pub mod uri;
@@ -21,6 +22,7 @@ pub use connect::{Connect, Domain, Network, StoragePool, StorageVol};
 pub use driver::Driver;
 pub use error::{Error, Result};
 pub use open::default_uri;
+pub use stream::{Chunk, DuplexStream, StreamSink, StreamSource};
 pub use types::*;
 
 /// The libvirt API level rvirt implements and reports as its library version (9.0.0).

@@ -296,6 +296,14 @@ pub fn run(opts: Options) -> Result<(), StartError> {
         if let Some(s) = status {
             s.report(Ok(()));
         }
+        // Restore pools and re-attach to running guests now, as libvirtd does at start-up,
+        // without holding up the sockets: a first client waits for this on the same lock.
+        let mode = plan.mode;
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::drivers::start_host_drivers(mode) {
+                warn!("daemon", "host drivers: {}", e.message);
+            }
+        });
         let shared = Shared::new(plan.config, plan.mode);
         server::serve(listeners, shared, signals, timeout).await;
         drop(pid);

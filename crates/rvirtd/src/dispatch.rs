@@ -369,6 +369,13 @@ async fn driver_call(
             let i = d.vol_get_info(&a.vol).await?;
             VolGetInfoRet { type_: i.type_, capacity: i.capacity, allocation: i.allocation }
         };
+        STORAGE_VOL_GET_INFO_FLAGS [Secondary] |d, a: VolFlagsArgs| {
+            let i = d.vol_get_info_flags(&a.vol, a.flags).await?;
+            VolGetInfoRet { type_: i.type_, capacity: i.capacity, allocation: i.allocation }
+        };
+        STORAGE_VOL_RESIZE [Secondary] |d, a: VolResizeArgs| d.vol_resize(&a.vol, a.capacity, a.flags).await?;
+        STORAGE_VOL_WIPE [Secondary] |d, a: VolFlagsArgs| d.vol_wipe(&a.vol, a.flags).await?;
+        STORAGE_VOL_WIPE_PATTERN [Secondary] |d, a: VolWipePatternArgs| d.vol_wipe_pattern(&a.vol, a.algorithm, a.flags).await?;
         STORAGE_VOL_GET_XML_DESC [Secondary] |d, a: VolFlagsArgs| StringRet { value: d.vol_get_xml_desc(&a.vol, a.flags).await? };
         STORAGE_VOL_GET_PATH [Secondary] |d, a: VolArgs| StringRet { value: d.vol_get_path(&a.vol).await? };
     }

@@ -3,16 +3,13 @@
 //! libvirtd (with its default access driver) refuses a call on a read-only connection in the
 //! public API function the call lands in: `virCheckReadOnlyGoto` reports
 //! `VIR_ERR_OPERATION_DENIED` "read only access prevents virDomainCreate" from that function's
-//! error domain (`VIR_FROM_DOMAIN`, `VIR_FROM_NETWORK`, …). Which procedures do so is generated
-//! from libvirt's sources into `readonly_table.rs`; it is *not* the procedure table's
-//! `readonly` column, which follows the polkit permissions (libvirtd lets a read-only client list
-//! a pool's volumes, for instance, and refuses `virDomainSetSchedulerParameters`). A few calls are
-//! refused only with certain flags; they are listed here by hand.
+//! error domain (`VIR_FROM_DOMAIN`, `VIR_FROM_NETWORK`, …). Which procedures do so is a column
+//! of rvirt-proto's procedure table, generated from libvirt's sources. A few calls are refused
+//! only with certain flags (`readonly_unless_flags`); those flags are listed here by hand.
 
-use crate::readonly_table::READ_ONLY_DENIED;
 use crate::wire_error::report;
 use rvirt_proto::error::{code, domain};
-use rvirt_proto::procedure::remote_proc as p;
+use rvirt_proto::procedure::{remote_proc as p, remote_procedure};
 use rvirt_proto::remote::RemoteError;
 
 /// `VIR_DOMAIN_XML_SECURE` (and the snapshot, checkpoint and save-image twins).
@@ -56,10 +53,9 @@ pub fn denial(proc_: u32, flags: u32) -> Option<RemoteError> {
         p::DOMAIN_GET_VCPUS_FLAGS if flags & VCPU_GUEST != 0 => {
             Some(prevents("virDomainGetVcpusFlags", domain::DOMAIN))
         }
-        _ => READ_ONLY_DENIED
-            .iter()
-            .find(|(n, _, _)| *n == proc_)
-            .map(|&(_, api, dom)| prevents(api, dom)),
+        _ => remote_procedure(proc_ as i32)
+            .filter(|row| !row.readonly)
+            .map(|row| prevents(row.api, row.error_domain)),
     }
 }
 

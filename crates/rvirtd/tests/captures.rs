@@ -39,7 +39,11 @@ fn field(b: &[u8], i: usize) -> u32 {
 
 /// Procedures virsh used in the captures that rvirtd does not implement yet: the reply must
 /// be the "unknown procedure" error clients treat as "not supported".
-const NOT_YET: &[u32] = &[426];
+const NOT_YET: &[u32] = &[
+    // DOMAIN_GET_MESSAGES (virsh dominfo)
+    426, // DOMAIN_SNAPSHOT_NUM (virsh undefine)
+    187,
+];
 
 /// Replays a capture. A connection starts at each AUTH_LIST with serial 0; connections are
 /// replayed one after the other, except that a connection with event callbacks stays open and

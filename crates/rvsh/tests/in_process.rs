@@ -57,7 +57,6 @@ fn run(client: &Path, home: &Path, uri: &str, case: &[&str]) -> (String, String,
 }
 
 #[test]
-#[ignore = "needs the in-process test driver (crates/rvirt/src/test_driver), still scaffolding on main"]
 fn in_process_test_driver_matches_virsh() {
     require_reference();
     let on_reference = std::env::var("RVSH_IN_PROCESS").as_deref() == Ok("reference");

@@ -23,7 +23,6 @@ mod buf;
 mod clock;
 mod cpu;
 pub mod devices;
-mod document;
 mod features;
 mod metadata;
 mod numa;
@@ -256,7 +255,7 @@ pub const TEST_NS_URI: &str = "http://libvirt.org/schemas/domain/test/1.0";
 /// Parses a domain document as libvirt's test driver does on define (inactive parse, post-parse
 /// defaults and validation). `<domain id=…>` is ignored, as in any inactive parse.
 pub fn parse(text: &str) -> Result<DomainDef, XmlError> {
-    let doc = document::parse(text, "(domain_definition)", domain::DOMAIN)?;
+    let doc = crate::conf::parse_text(text, "(domain_definition)", domain::DOMAIN)?;
     parse_node(doc.root_element())
 }
 

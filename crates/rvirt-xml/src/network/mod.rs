@@ -1552,4 +1552,3 @@ fn parse_srv(net: &str, node: Node) -> Result<DnsSrv, XmlError> {
     }
     Ok(s)
 }
-

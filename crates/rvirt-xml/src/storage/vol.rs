@@ -144,6 +144,23 @@ fn format_encryption(w: &mut Buf, e: &Encryption) {
     w.close("encryption");
 }
 
+/// A file time as `struct timespec`: seconds and nanoseconds.
+pub type Timespec = (i64, i64);
+
+/// `<timestamps>` (`virStorageTimestamps`): output only, filled by a backend from `stat`. A
+/// time whose nanoseconds are negative is left out, as libvirt does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timestamps {
+    /// Last access.
+    pub atime: Timespec,
+    /// Last modification.
+    pub mtime: Timespec,
+    /// Last status change.
+    pub ctime: Timespec,
+    /// Birth (libvirt on Linux always reports 0).
+    pub btime: Timespec,
+}
+
 /// `<target>` or `<backingStore>` of a volume (the parts of `virStorageSource` a volume uses).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VolTarget {
@@ -163,6 +180,8 @@ pub struct VolTarget {
     pub cluster_size: u64,
     /// `<features>`: `None` when absent, else which features are set.
     pub features: Option<[bool; 2]>,
+    /// `<timestamps>` (never parsed; a driver fills them).
+    pub timestamps: Option<Timestamps>,
 }
 
 /// A storage volume definition (`virStorageVolDef`).
@@ -209,20 +228,46 @@ fn parse_format(opts: Option<FormatEnum>, node: Node, steps: &[&str]) -> Result<
     }
 }
 
+/// `virStorageVolDefParse` flags (`VIR_VOL_XML_PARSE_*`).
+pub mod parse_flags {
+    /// `<capacity>` may be omitted (creating a volume from another one).
+    pub const NO_CAPACITY: u32 = 1 << 0;
+    /// `<capacity>` may be omitted when a `<backingStore>` is given.
+    pub const OPT_CAPACITY: u32 = 1 << 1;
+}
+
 impl VolDef {
     /// `virStorageVolDefParse(pool, xml, NULL, 0)` for a pool of type `pool_type`.
     pub fn parse(pool_type: PoolType, xml: &str) -> Result<VolDef, XmlError> {
+        Self::parse_with_flags(pool_type, xml, 0)
+    }
+
+    /// `virStorageVolDefParse(pool, xml, NULL, flags)` with [`parse_flags`].
+    pub fn parse_with_flags(
+        pool_type: PoolType,
+        xml: &str,
+        flags: u32,
+    ) -> Result<VolDef, XmlError> {
         let doc = conf::parse_document(
             xml,
             "(storage_volume_definition)",
             "volume",
             domain::STORAGE,
         )?;
-        Self::parse_node(pool_type, doc.root_element())
+        Self::parse_node_with_flags(pool_type, doc.root_element(), flags)
     }
 
     /// `virStorageVolDefParseXML(pool, ctxt, 0)` on a `<volume>` element.
     pub fn parse_node(pool_type: PoolType, root: Node) -> Result<VolDef, XmlError> {
+        Self::parse_node_with_flags(pool_type, root, 0)
+    }
+
+    /// `virStorageVolDefParseXML(pool, ctxt, flags)` on a `<volume>` element.
+    pub fn parse_node_with_flags(
+        pool_type: PoolType,
+        root: Node,
+        flags: u32,
+    ) -> Result<VolDef, XmlError> {
         let opts = pool_type.vol_formats();
         let name = xpath_text(root, &["name"])
             .ok_or_else(|| st_err(code::XML_ERROR, "missing volume name element"))?;
@@ -249,6 +294,8 @@ impl VolDef {
         }
         let capacity = match xpath_text(root, &["capacity"]) {
             Some(c) => storage_size(xpath_attr(root, &["capacity"], "unit").as_deref(), &c)?,
+            None if flags & parse_flags::NO_CAPACITY != 0 => 0,
+            None if flags & parse_flags::OPT_CAPACITY != 0 && backing.is_some() => 0,
             None => return Err(st_err(code::XML_ERROR, "missing capacity element")),
         };
         let (allocation, has_allocation) = match xpath_text(root, &["allocation"]) {
@@ -391,6 +438,25 @@ fn format_target(w: &mut Buf, opts: Option<FormatEnum>, t: &VolTarget, elem: &st
         ));
     }
     t.perms.format(w);
+    if let Some(ts) = &t.timestamps {
+        w.open("<timestamps>");
+        for (name, (sec, nsec)) in [
+            ("atime", ts.atime),
+            ("mtime", ts.mtime),
+            ("ctime", ts.ctime),
+            ("btime", ts.btime),
+        ] {
+            if nsec < 0 {
+                continue;
+            }
+            if nsec != 0 {
+                w.line(&format!("<{name}>{sec}.{nsec:09}</{name}>"));
+            } else {
+                w.line(&format!("<{name}>{sec}</{name}>"));
+            }
+        }
+        w.close("timestamps");
+    }
     if let Some(e) = &t.encryption {
         format_encryption(w, e);
     }
@@ -417,4 +483,51 @@ fn format_target(w: &mut Buf, opts: Option<FormatEnum>, t: &VolTarget, elem: &st
         }
     }
     w.close(elem);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_optional_only_where_the_flags_allow() {
+        let no_cap = "<volume><name>v</name></volume>";
+        let e = VolDef::parse(PoolType::Dir, no_cap).unwrap_err();
+        assert_eq!(e.message(), "XML error: missing capacity element");
+        let v = VolDef::parse_with_flags(PoolType::Dir, no_cap, parse_flags::NO_CAPACITY).unwrap();
+        assert_eq!((v.capacity, v.allocation), (0, 0));
+        assert!(
+            VolDef::parse_with_flags(PoolType::Dir, no_cap, parse_flags::OPT_CAPACITY).is_err()
+        );
+        let backed = "<volume><name>v</name><backingStore><path>/b</path></backingStore></volume>";
+        let v = VolDef::parse_with_flags(PoolType::Dir, backed, parse_flags::OPT_CAPACITY).unwrap();
+        assert_eq!(v.capacity, 0);
+        // libvirt's default backing format in a dir pool is raw.
+        assert_eq!(v.backing.unwrap().format, 1);
+    }
+
+    #[test]
+    fn timestamps_are_formatted_like_libvirt() {
+        let mut v = VolDef::parse(
+            PoolType::Dir,
+            "<volume><name>v</name><capacity>1</capacity></volume>",
+        )
+        .unwrap();
+        v.target.path = Some("/p/v".into());
+        v.target.timestamps = Some(Timestamps {
+            atime: (1795281928, 632383346),
+            mtime: (1795281928, 5),
+            ctime: (7, -1),
+            btime: (0, 0),
+        });
+        let x = v.format(PoolType::Dir);
+        assert!(
+            x.contains(
+                "    <timestamps>\n      <atime>1795281928.632383346</atime>\n      \
+                 <mtime>1795281928.000000005</mtime>\n      <btime>0</btime>\n    \
+                 </timestamps>\n"
+            ),
+            "{x}"
+        );
+    }
 }

@@ -52,6 +52,8 @@ const EVENT_QUEUE: usize = 1024;
 
 enum Out {
     Packet(Vec<u8>),
+    /// A packet whose sender waits until it is written (stream data: backpressure).
+    Tracked(Vec<u8>, oneshot::Sender<()>),
     Shutdown,
 }
 
@@ -59,6 +61,8 @@ type Reply = std::result::Result<Packet, Error>;
 
 struct State {
     pending: HashMap<u32, oneshot::Sender<Reply>>,
+    /// Open streams by the serial of the call that opened them: where their STREAM packets go.
+    streams: HashMap<u32, mpsc::UnboundedSender<Packet>>,
     /// Why the connection closed, once it has.
     closed: Option<Error>,
 }
@@ -190,6 +194,8 @@ impl Shared {
                 return;
             }
             st.closed = Some(cause.clone());
+            // Dropping the routes tells every stream pump the connection is gone.
+            st.streams.clear();
             std::mem::take(&mut st.pending)
         };
         for (_, tx) in pending {
@@ -263,9 +269,15 @@ impl Shared {
                 }
                 Ok(())
             }
-            // No API opens streams yet, so stream data has no owner; libvirt drops such
-            // packets too ("No stream found for packet").
-            Some(MessageType::Stream | MessageType::StreamHole) => Ok(()),
+            Some(MessageType::Stream | MessageType::StreamHole) => {
+                let route = lock(&self.state).streams.get(&h.serial).cloned();
+                // Packets of a stream already closed have no owner; libvirt drops them too
+                // ("No stream found for packet").
+                if let Some(route) = route {
+                    let _ = route.send(p);
+                }
+                Ok(())
+            }
             _ => Err(Error::rpc(format!(
                 "got unexpected RPC call prog {} vers {} proc {} type {}",
                 h.prog as i32, h.vers as i32, h.proc_, h.type_
@@ -308,7 +320,12 @@ async fn read_loop(shared: Arc<Shared>, mut r: ReadHalf, mut shutdown: watch::Re
 }
 
 async fn write_loop(shared: Arc<Shared>, mut w: WriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
-    while let Some(Out::Packet(bytes)) = rx.recv().await {
+    loop {
+        let (bytes, written) = match rx.recv().await {
+            Some(Out::Packet(b)) => (b, None),
+            Some(Out::Tracked(b, t)) => (b, Some(t)),
+            Some(Out::Shutdown) | None => break,
+        };
         let res = async {
             w.write_all(&bytes).await?;
             w.flush().await
@@ -321,6 +338,9 @@ async fn write_loop(shared: Arc<Shared>, mut w: WriteHalf, mut rx: mpsc::Unbound
                 format!("Cannot write data: {}", strerror(&e)),
             ));
             break;
+        }
+        if let Some(t) = written {
+            let _ = t.send(());
         }
     }
     let _ = w.shutdown().await;
@@ -359,6 +379,48 @@ async fn keepalive_loop(
     }
 }
 
+/// The wire end of one open stream: sends STREAM packets with the opening call's prog, proc and
+/// serial, and receives the peer's. Dropping it forgets the stream; later packets are dropped.
+pub struct RpcStream {
+    shared: Arc<Shared>,
+    prog: u32,
+    proc_: u32,
+    serial: u32,
+    incoming: mpsc::UnboundedReceiver<Packet>,
+}
+
+impl RpcStream {
+    /// Sends one STREAM or STREAM_HOLE packet and waits until it is written to the socket.
+    pub async fn send(&self, type_: MessageType, status: Status, payload: Vec<u8>) -> Result<()> {
+        let header = Header::new(self.prog, self.proc_ as i32, type_, self.serial, status);
+        let (tx, rx) = oneshot::channel();
+        let bytes = Packet { header, payload }.encode();
+        if self.shared.out.send(Out::Tracked(bytes, tx)).is_err() {
+            return Err(self.closed());
+        }
+        rx.await.map_err(|_| self.closed())
+    }
+
+    /// The next packet of this stream; `None` when the connection closed.
+    pub async fn recv(&mut self) -> Option<Packet> {
+        self.incoming.recv().await
+    }
+
+    /// Why the connection is gone.
+    pub fn closed(&self) -> Error {
+        lock(&self.shared.state)
+            .closed
+            .clone()
+            .unwrap_or_else(socket_closed)
+    }
+}
+
+impl Drop for RpcStream {
+    fn drop(&mut self) {
+        lock(&self.shared.state).streams.remove(&self.serial);
+    }
+}
+
 /// A connection to a daemon speaking libvirt's RPC protocol.
 pub struct Client {
     shared: Arc<Shared>,
@@ -378,6 +440,7 @@ impl Client {
             serial: AtomicU32::new(0),
             state: Mutex::new(State {
                 pending: HashMap::new(),
+                streams: HashMap::new(),
                 closed: None,
             }),
             events,
@@ -442,6 +505,39 @@ impl Client {
             st.pending.insert(serial, tx);
         }
         rx.await.unwrap_or_else(|_| Err(socket_closed()))
+    }
+
+    /// Makes the call that opens a stream (`@readstream`/`@writestream` procedures). The route
+    /// for the stream's packets exists before the call is sent, so data that follows the reply
+    /// at once is not lost.
+    pub async fn open_stream(&self, prog: u32, proc_: u32, payload: Vec<u8>) -> Result<RpcStream> {
+        let (tx, rx) = oneshot::channel();
+        let (route, incoming) = mpsc::unbounded_channel();
+        let serial = {
+            let mut st = lock(&self.shared.state);
+            if st.closed.is_some() {
+                return Err(socket_closed());
+            }
+            let serial = self.shared.serial.fetch_add(1, Ordering::Relaxed);
+            let header = Header::new(prog, proc_ as i32, MessageType::Call, serial, Status::Ok);
+            let bytes = Packet { header, payload }.encode();
+            if self.shared.out.send(Out::Packet(bytes)).is_err() {
+                return Err(socket_closed());
+            }
+            st.pending.insert(serial, tx);
+            st.streams.insert(serial, route);
+            serial
+        };
+        let stream = RpcStream {
+            shared: self.shared.clone(),
+            prog,
+            proc_,
+            serial,
+            incoming,
+        };
+        let reply = rx.await.unwrap_or_else(|_| Err(socket_closed()))?;
+        finish::<()>(reply, proc_)?;
+        Ok(stream)
     }
 
     /// Starts sending keepalive PINGs (once; later calls do nothing).

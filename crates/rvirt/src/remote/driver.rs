@@ -8,13 +8,18 @@
 
 use super::client::{Client, KeepaliveConfig};
 use super::events;
+use super::stream as wire;
 use super::transport::Stream;
+use crate::driver::vol_stream;
 use crate::driver::Driver;
 use crate::error::{code, domain, Error, Result};
+use crate::stream::{self, DuplexStream, StreamSink, StreamSource};
 use crate::types::*;
 use async_trait::async_trait;
+use rvirt_proto::packet::REMOTE_PROGRAM;
 use rvirt_proto::procedure::remote_proc as rp;
 use rvirt_proto::remote::*;
+use rvirt_proto::xdr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::broadcast;
 
@@ -463,8 +468,62 @@ remote_driver! {
         -> StringRet => |r| r.value;
     vol_get_path(vol: &VolRef) -> String
         = STORAGE_VOL_GET_PATH(VolArgs { vol: vol.clone() }) -> StringRet => |r| r.value;
+    vol_get_info_flags(vol: &VolRef, flags: u32) -> VolInfo
+        = STORAGE_VOL_GET_INFO_FLAGS(VolFlagsArgs { vol: vol.clone(), flags }) -> VolGetInfoRet
+        => |r| VolInfo { type_: r.type_, capacity: r.capacity, allocation: r.allocation };
+    vol_resize(vol: &VolRef, capacity: u64, flags: u32) -> ()
+        = STORAGE_VOL_RESIZE(VolResizeArgs { vol: vol.clone(), capacity, flags }) -> () => |r| r;
+    vol_wipe(vol: &VolRef, flags: u32) -> ()
+        = STORAGE_VOL_WIPE(VolFlagsArgs { vol: vol.clone(), flags }) -> () => |r| r;
+    vol_wipe_pattern(vol: &VolRef, algorithm: u32, flags: u32) -> ()
+        = STORAGE_VOL_WIPE_PATTERN(VolWipePatternArgs { vol: vol.clone(), algorithm, flags })
+        -> () => |r| r;
 
     @manual {
+        async fn vol_upload(
+            &self,
+            vol: &VolRef,
+            offset: u64,
+            length: u64,
+            flags: u32,
+        ) -> Result<StreamSink> {
+            let args = VolStreamArgs { vol: vol.clone(), offset, length, flags };
+            let rpc = self.client.open_stream(REMOTE_PROGRAM, rp::STORAGE_VOL_UPLOAD, xdr::to_bytes(&args)).await?;
+            let (sink, source) = stream::channel(stream::DEFAULT_DEPTH);
+            let ends = wire::Ends { outgoing: Some(source), incoming: None, sparse: flags & vol_stream::SPARSE != 0 };
+            tokio::spawn(wire::pump(rpc, ends));
+            Ok(sink)
+        }
+
+        async fn vol_download(
+            &self,
+            vol: &VolRef,
+            offset: u64,
+            length: u64,
+            flags: u32,
+        ) -> Result<StreamSource> {
+            let args = VolStreamArgs { vol: vol.clone(), offset, length, flags };
+            let rpc = self.client.open_stream(REMOTE_PROGRAM, rp::STORAGE_VOL_DOWNLOAD, xdr::to_bytes(&args)).await?;
+            let (sink, source) = stream::channel(stream::DEFAULT_DEPTH);
+            let ends = wire::Ends { outgoing: None, incoming: Some(sink), sparse: flags & vol_stream::SPARSE != 0 };
+            tokio::spawn(wire::pump(rpc, ends));
+            Ok(source)
+        }
+
+        async fn domain_open_console(
+            &self,
+            dom: &DomainRef,
+            dev_name: Option<&str>,
+            flags: u32,
+        ) -> Result<DuplexStream> {
+            let args = DomainOpenConsoleArgs { dom: dom.clone(), dev_name: dev_name.map(str::to_owned), flags };
+            let rpc = self.client.open_stream(REMOTE_PROGRAM, rp::DOMAIN_OPEN_CONSOLE, xdr::to_bytes(&args)).await?;
+            let (near, far) = stream::duplex(stream::DEFAULT_DEPTH);
+            let ends = wire::Ends { outgoing: Some(far.rx), incoming: Some(far.tx), sparse: false };
+            tokio::spawn(wire::pump(rpc, ends));
+            Ok(near)
+        }
+
         // libvirt has flag-less APIs beside these Flags ones, and C clients such as virsh call
         // the flag-less ones when they pass no flags. Sending the matching procedure then makes
         // the server see (and, on a read-only socket, refuse with the name of) the same API.

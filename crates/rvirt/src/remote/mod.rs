@@ -10,6 +10,7 @@ pub mod client;
 pub mod driver;
 pub mod events;
 pub mod sockets;
+pub mod stream;
 #[cfg(test)]
 mod testpeer;
 pub mod transport;

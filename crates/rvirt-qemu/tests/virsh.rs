@@ -1,0 +1,300 @@
+//! End to end through Debian's `virsh` and `python3-libvirt` against the real `rvirtd` binary
+//! serving `qemu:///session`: define → start → marker in the serial log → shutdown (reason
+//! shutdown) → start → destroy → undefine, suspend/resume, dominfo, lifecycle events received by
+//! python3-libvirt, and `kill -9` of rvirtd with two guests running followed by a restart that
+//! finds them running and can still shut them down, leaving nothing behind.
+//!
+//! Needs the rvirtd binary built in the same target directory (`cargo build -p rvirtd`; the test
+//! command builds the whole workspace first); `RVIRTD_BIN` names another rvirtd binary.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+const MARKER: &str = "RVIRT-GUEST-READY";
+
+fn rvirtd_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("RVIRTD_BIN") {
+        return p.into();
+    }
+    // tests run from target/<profile>/deps; the binary is in target/<profile>.
+    let exe = std::env::current_exe().unwrap();
+    let p = exe.parent().unwrap().parent().unwrap().join("rvirtd");
+    assert!(
+        p.exists(),
+        "{} missing: run cargo build -p rvirtd",
+        p.display()
+    );
+    p
+}
+
+struct Rvirtd {
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Rvirtd {
+    fn start(dir: &Path) -> Rvirtd {
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join("run")).unwrap();
+        let conf = dir.join("rvirtd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0700\"\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let _ = std::fs::remove_file(dir.join("rvirt-sock"));
+        let child = Command::new(rvirtd_bin())
+            .args(["--session", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.join("rvirtd.pid"))
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_RUNTIME_DIR", home.join("run"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("rvirtd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while !dir.join("rvirt-admin-sock").exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "rvirtd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Rvirtd {
+            dir: dir.to_path_buf(),
+            child: Some(child),
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!(
+            "qemu+unix:///session?socket={}",
+            self.dir.join("rvirt-sock").display()
+        )
+    }
+
+    fn virsh(&self, args: &[&str]) -> String {
+        let out = Command::new("virsh")
+            .arg("-c")
+            .arg(self.uri())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "virsh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn kill9(&mut self) {
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+        // A killed daemon leaves its sockets; remove them so start() waits for the new ones.
+        for s in ["rvirt-sock", "rvirt-sock-ro", "rvirt-admin-sock"] {
+            let _ = std::fs::remove_file(self.dir.join(s));
+        }
+    }
+}
+
+impl Drop for Rvirtd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn domain_xml(name: &str, dir: &Path, guest: &TestGuest) -> String {
+    let disk = dir.join(format!("{name}.img"));
+    raw_disk(&disk, 16);
+    format!(
+        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>
+  <cmdline>{}</cmdline></os><features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{}'/>
+      <target dev='vda' bus='virtio'/><serial>disk0</serial></disk>
+    <interface type='user'><model type='virtio'/></interface>
+    <serial type='file'><source path='{}'/><target port='0'/></serial>
+  </devices></domain>",
+        guest.kernel.display(),
+        guest.initrd.display(),
+        guest.cmdline,
+        disk.display(),
+        dir.join(format!("{name}.serial")).display()
+    )
+}
+
+fn wait_state(d: &Rvirtd, name: &str, want: &str) {
+    let t0 = Instant::now();
+    loop {
+        let s = d.virsh(&["domstate", "--reason", name]);
+        if s.trim() == want {
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{name}: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+const EVENTS_PY: &str = r#"
+import libvirt, sys, time
+libvirt.virEventRegisterDefaultImpl()
+c = libvirt.open(sys.argv[1])
+out = open(sys.argv[2], "w", buffering=1)
+def cb(conn, dom, event, detail, opaque):
+    out.write("%s %d %d\n" % (dom.name(), event, detail))
+c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, cb, None)
+out.write("ready\n")
+end = time.time() + float(sys.argv[3])
+while time.time() < end:
+    libvirt.virEventRunDefaultImpl()
+"#;
+
+#[test]
+fn virsh_lifecycle_events_and_daemon_kill() {
+    let Some(_) = qemu_or_skip("virsh_lifecycle_events_and_daemon_kill") else {
+        return;
+    };
+    let guest = test_guest();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut d = Rvirtd::start(dir);
+    let xml = dir.join("life.xml");
+    std::fs::write(&xml, domain_xml("life", dir, &guest)).unwrap();
+
+    let events = dir.join("events.txt");
+    let mut py = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(EVENTS_PY)
+        .arg(d.uri())
+        .arg(&events)
+        .arg("200")
+        .spawn()
+        .unwrap();
+    wait_for_line(&events, "ready", Duration::from_secs(10));
+
+    d.virsh(&["define", xml.to_str().unwrap()]);
+    d.virsh(&["start", "life"]);
+    let serial = dir.join("life.serial");
+    wait_for_line(&serial, MARKER, BOOT_TIMEOUT);
+    let info = d.virsh(&["dominfo", "life"]);
+    assert!(info.contains("State:          running"), "{info}");
+    assert!(info.contains("Max memory:     262144 KiB"), "{info}");
+    assert!(info.contains("CPU(s):         1"), "{info}");
+    assert!(info.contains("CPU time:"), "{info}");
+    d.virsh(&["suspend", "life"]);
+    wait_state(&d, "life", "paused (user)");
+    d.virsh(&["resume", "life"]);
+    wait_state(&d, "life", "running (unpaused)");
+    d.virsh(&["shutdown", "life"]);
+    wait_state(&d, "life", "shut off (shutdown)");
+    d.virsh(&["start", "life"]);
+    wait_for_line(&serial, MARKER, BOOT_TIMEOUT);
+    d.virsh(&["destroy", "life"]);
+    wait_state(&d, "life", "shut off (destroyed)");
+    d.virsh(&["undefine", "life"]);
+    wait_for_line(&events, "life 1 0", Duration::from_secs(10));
+    let _ = py.kill();
+    let _ = py.wait();
+    let got: Vec<String> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "life 0 0", // defined added
+            "life 2 0", // started booted
+            "life 3 0", // suspended paused
+            "life 4 0", // resumed unpaused
+            "life 6 1", // shutdown (guest)
+            "life 5 0", // stopped shutdown
+            "life 2 0", // started booted
+            "life 5 1", // stopped destroyed
+            "life 1 0", // undefined removed
+        ]
+    );
+
+    // kill -9 of rvirtd with two guests running; a new rvirtd finds both running.
+    for n in ["ka", "kb"] {
+        let x = dir.join(format!("{n}.xml"));
+        std::fs::write(&x, domain_xml(n, dir, &guest)).unwrap();
+        d.virsh(&["define", x.to_str().unwrap()]);
+        d.virsh(&["start", n]);
+    }
+    for n in ["ka", "kb"] {
+        wait_for_line(&dir.join(format!("{n}.serial")), MARKER, BOOT_TIMEOUT);
+    }
+    d.kill9();
+    let d = Rvirtd::start(dir);
+    let t = Instant::now();
+    let list = d.virsh(&["list", "--name", "--state-running"]);
+    eprintln!("virsh list after restart: {:?}", t.elapsed());
+    let mut names: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+    names.sort();
+    assert_eq!(names, ["ka", "kb"]);
+    for n in ["ka", "kb"] {
+        d.virsh(&["shutdown", n]);
+    }
+    for n in ["ka", "kb"] {
+        wait_state(&d, n, "shut off (shutdown)");
+        d.virsh(&["undefine", n]);
+    }
+    let home = dir.join("home");
+    let left: Vec<_> = walk(&home)
+        .into_iter()
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            // Logs and the capability cache stay, as libvirt's; so does the storage driver's own
+            // state while the daemon runs (its lock and once-per-boot autostart marker, like
+            // /run/libvirt/storage). Nothing of the guests may remain.
+            !s.contains("/.cache/rvirt/qemu/") && !s.contains("/rvirt/storage/run/")
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let ps = Command::new("pgrep")
+        .args(["-f", "guest=k[ab],"])
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "QEMU left running: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+}
+
+/// Every non-directory entry under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
