@@ -2,6 +2,8 @@
 //! (rvirtd, and Debian's libvirtd as the reference), run client programs, and stop everything we
 //! started by PID, even when a test panics.
 
+pub mod corpus;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -38,6 +38,39 @@ impl Bitmap {
         self.bits.iter().copied()
     }
 
+    /// A bitmap of `size` bits with `bits` set.
+    pub fn from_bits(bits: impl IntoIterator<Item = u32>, size: u32) -> Self {
+        Self {
+            bits: bits.into_iter().collect(),
+            size,
+        }
+    }
+
+    /// The number of set bits (`virBitmapCountBits`).
+    pub fn count(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// The highest set bit (`virBitmapLastSetBit`).
+    pub fn last(&self) -> Option<u32> {
+        self.bits.iter().next_back().copied()
+    }
+
+    /// Whether `bit` is set.
+    pub fn contains(&self, bit: u32) -> bool {
+        self.bits.contains(&bit)
+    }
+
+    /// Whether the two share a set bit (`virBitmapOverlaps`).
+    pub fn overlaps(&self, other: &Bitmap) -> bool {
+        self.bits.iter().any(|b| other.bits.contains(b))
+    }
+
+    /// The first set bit above `pos` (`virBitmapNextSetBit(map, pos)`; -1 starts at 0).
+    pub fn next_set_after(&self, pos: i64) -> Option<u32> {
+        self.bits.iter().copied().find(|b| (*b as i64) > pos)
+    }
+
     /// Ranges joined with commas (`virBitmapFormat`).
     pub fn format(&self) -> String {
         let mut out = String::new();

@@ -4,16 +4,34 @@
 use super::bitmap::Bitmap;
 use super::buf::Buf;
 use super::xml::{
-    child, children, not_modelled, prop, prop_enum, prop_on_off, prop_uint, prop_uint_required,
-    unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
+    child, children, prop, prop_enum, prop_on_off, prop_uint, prop_uint_required, unsupported,
+    xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
 };
 
 /// `VIR_DOMAIN_CPUMASK_LEN`.
 pub(crate) const CPUMASK_LEN: u32 = 16384;
 
+/// The most vCPUs rvirt accepts in a definition.
+const MAX_VCPUS: u32 = 1 << 20;
+
 xml_enum! {
     /// `virDomainCpuPlacementMode`.
     pub enum Placement { Static = "static", Auto = "auto" }
+}
+
+/// One virtual CPU (`virDomainVcpuDef`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Vcpu {
+    /// Online at boot.
+    pub online: bool,
+    /// `<vcpus><vcpu hotpluggable=…>` (filled in by post-parse).
+    pub hotpluggable: Option<bool>,
+    /// `<vcpus><vcpu order=…>` (0: unset).
+    pub order: u32,
+    /// `<cputune><vcpupin>`.
+    pub cpumask: Option<Bitmap>,
+    /// `<cputune><vcpusched>`.
+    pub sched: Option<super::tune::Sched>,
 }
 
 /// `<vcpu>`: virtual CPU counts and host CPU affinity.
@@ -27,6 +45,10 @@ pub struct Vcpus {
     pub placement: Placement,
     /// `cpuset=`.
     pub cpuset: Option<Bitmap>,
+    /// Each vCPU's state, `max` entries.
+    pub per: Vec<Vcpu>,
+    /// States given per vCPU (`<vcpus>`).
+    pub individual: bool,
 }
 
 impl Default for Vcpus {
@@ -36,10 +58,23 @@ impl Default for Vcpus {
             current: 1,
             placement: Placement::Static,
             cpuset: None,
+            per: vec![Vcpu {
+                online: true,
+                ..Default::default()
+            }],
+            individual: false,
         }
     }
 }
 
+impl Vcpus {
+    /// Recomputes `current` from the per-vCPU states.
+    pub fn sync_current(&mut self) {
+        self.current = self.per.iter().filter(|v| v.online).count() as u32;
+    }
+}
+
+/// `virDomainVcpuParse`.
 pub(super) fn parse_vcpus(root: Node) -> Result<Vcpus> {
     let mut v = Vcpus::default();
     if let Some(n) = child(root, "vcpu") {
@@ -58,12 +93,63 @@ pub(super) fn parse_vcpus(root: Node) -> Result<Vcpus> {
             }
         }
     }
-    if v.current > v.max {
-        return Err(unsupported(
-            "maximum vCPU count must not be less than current vCPU count",
-        ));
+    // libvirt allocates one structure per vCPU whatever the count; rvirt refuses counts no
+    // host could run rather than allocate billions of them.
+    if v.max > MAX_VCPUS {
+        return Err(unsupported(format!(
+            "vcpu count {} exceeds rvirt's limit of {MAX_VCPUS}",
+            v.max
+        )));
     }
+    v.per = vec![Vcpu::default(); v.max as usize];
+    let nodes = super::xml::select(root, "vcpus/vcpu");
+    if nodes.is_empty() {
+        if v.current > v.max {
+            return Err(unsupported(
+                "maximum vCPU count must not be less than current vCPU count",
+            ));
+        }
+        for (i, x) in v.per.iter_mut().enumerate() {
+            x.online = (i as u32) < v.current;
+        }
+    } else {
+        v.individual = true;
+        for n in nodes {
+            let id = super::xml::prop_uint_required(&n, "id", 10, false)?;
+            if id >= v.max {
+                return Err(xml_error(format!(
+                    "vcpu id '{id}' is out of range of maximum vcpu count"
+                )));
+            }
+            let Some(on) = super::xml::prop_yes_no(&n, "enabled")? else {
+                return Err(super::xml::xml_util_error(
+                    "Missing required attribute 'enabled' in element 'vcpu'",
+                ));
+            };
+            let x = &mut v.per[id as usize];
+            x.online = on;
+            x.hotpluggable = super::xml::prop_yes_no(&n, "hotpluggable")?;
+            x.order = prop_uint(&n, "order", 10, false)?.unwrap_or(0);
+        }
+    }
+    v.sync_current();
     Ok(v)
+}
+
+/// `virDomainVcpuDefPostParse`.
+pub(super) fn post_parse_vcpus(v: &mut Vcpus) -> Result<()> {
+    for (i, x) in v.per.iter_mut().enumerate() {
+        match x.hotpluggable {
+            None => x.hotpluggable = Some(!x.online),
+            Some(false) if !x.online => {
+                return Err(unsupported(format!(
+                    "vcpu '{i}' is both offline and not hotpluggable"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn format_vcpus(b: &mut Buf, v: &Vcpus) {
@@ -74,10 +160,29 @@ pub(super) fn format_vcpus(b: &mut Buf, v: &Vcpus) {
             b.add(&format!(" cpuset='{}'", c.format()));
         }
     }
-    if v.current < v.max {
+    if v.per.iter().any(|x| !x.online) {
         b.add(&format!(" current='{}'", v.current));
     }
     b.add(&format!(">{}</vcpu>\n", v.max));
+    if v.individual {
+        b.add("<vcpus>\n");
+        b.adjust(2);
+        for (i, x) in v.per.iter().enumerate() {
+            b.add(&format!(
+                "<vcpu id='{i}' enabled='{}'",
+                if x.online { "yes" } else { "no" }
+            ));
+            if let Some(h) = x.hotpluggable {
+                b.add(&format!(" hotpluggable='{}'", super::xml::yes_no(h)));
+            }
+            if x.order != 0 {
+                b.add(&format!(" order='{}'", x.order));
+            }
+            b.add("/>\n");
+        }
+        b.adjust(-2);
+        b.add("</vcpus>\n");
+    }
 }
 
 xml_enum! {
@@ -163,9 +268,6 @@ pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
     let Some(n) = child(root, "cpu") else {
         return Ok(None);
     };
-    if child(n, "numa").is_some() {
-        return Err(not_modelled("<cpu><numa>"));
-    }
     let mode = match prop(&n, "mode") {
         None => CpuMode::Custom,
         Some(m) => CpuMode::parse(&m)
@@ -275,7 +377,7 @@ pub(super) fn parse_cpu(root: Node) -> Result<Option<Cpu>> {
     }))
 }
 
-pub(super) fn format_cpu(b: &mut Buf, c: &Cpu) {
+pub(super) fn format_cpu(b: &mut Buf, c: &Cpu, numa: &super::Numa) {
     let mut attrs = Buf::new();
     let mut kids = b.child();
     if c.mode != CpuMode::Custom || c.model.is_some() {
@@ -333,6 +435,7 @@ pub(super) fn format_cpu(b: &mut Buf, c: &Cpu) {
             f.name
         ));
     }
+    super::numa::format(&mut kids, numa);
     b.element("cpu", attrs, kids);
 }
 
@@ -364,9 +467,6 @@ pub struct Numatune {
 pub(super) fn parse_numatune(root: Node, placement_static: bool) -> Result<Option<Numatune>> {
     if children(root, "numatune").count() > 1 {
         return Err(xml_error("only one numatune is supported"));
-    }
-    if super::xml::first(root, "numatune/memnode").is_some() {
-        return Err(not_modelled("<numatune><memnode>"));
     }
     let node = super::xml::first(root, "numatune/memory");
     let (mut mode, mut placement, mut nodeset) = (None, None, None);
@@ -422,14 +522,10 @@ pub(super) fn parse_numatune(root: Node, placement_static: bool) -> Result<Optio
     }))
 }
 
-pub(super) fn format_numatune(b: &mut Buf, n: &Numatune) {
-    b.add("<numatune>\n");
-    b.adjust(2);
+pub(super) fn format_numatune_memory(b: &mut Buf, n: &Numatune) {
     b.add(&format!("<memory mode='{}' ", n.mode.as_str()));
     match (n.placement, &n.nodeset) {
         (NumatunePlacement::Static, Some(ns)) => b.add(&format!("nodeset='{}'/>\n", ns.format())),
         (p, _) => b.add(&format!("placement='{}'/>\n", p.as_str())),
     }
-    b.adjust(-2);
-    b.add("</numatune>\n");
 }

@@ -25,8 +25,12 @@ mod cpu;
 pub mod devices;
 mod features;
 mod metadata;
+mod numa;
 mod os;
 mod postparse;
+mod seclabel;
+pub mod sysinfo;
+mod tune;
 pub(crate) mod xml;
 
 pub use bitmap::Bitmap;
@@ -38,7 +42,12 @@ pub use cpu::{
 pub use devices::Devices;
 pub use features::{Features, GicVersion, IoApic, MsrsUnknown, SpecFix};
 pub use metadata::Metadata;
+pub use numa::{Numa, NumaCell};
 pub use os::{Arch, BiosOpts, BootDev, Loader, LoaderType, Nvram, Os, OsType, SmbiosMode};
+pub use seclabel::{DeviceSeclabel, Seclabel, SeclabelType};
+pub use tune::{
+    Blkiotune, Cputune, IdMap, IoThread, IoThreads, MemoryBacking, Memtune, Perf, Resource,
+};
 pub use xml::{uuid_format, uuid_generate, uuid_parse};
 
 use crate::XmlError;
@@ -145,8 +154,32 @@ pub struct DomainDef {
     pub memory: Memory,
     /// `<vcpu>`.
     pub vcpus: Vcpus,
-    /// `<numatune>`.
+    /// `<numatune><memory>`.
     pub numatune: Option<Numatune>,
+    /// `<numatune><memnode>`s.
+    pub memnodes: numa::MemNodes,
+    /// `<cpu><numa>`.
+    pub numa: Numa,
+    /// `<blkiotune>`.
+    pub blkiotune: Blkiotune,
+    /// `<memtune>`.
+    pub memtune: Memtune,
+    /// `<memoryBacking>`.
+    pub memory_backing: MemoryBacking,
+    /// I/O threads.
+    pub iothreads: IoThreads,
+    /// `<cputune>` (vCPU pins and schedulers live in `vcpus`).
+    pub cputune: Cputune,
+    /// `<resource>`.
+    pub resource: Option<Resource>,
+    /// `<perf>`.
+    pub perf: Perf,
+    /// `<idmap>`.
+    pub idmap: IdMap,
+    /// `<sysinfo>`s.
+    pub sysinfo: Vec<sysinfo::Sysinfo>,
+    /// `<seclabel>`s.
+    pub seclabels: Vec<seclabel::Seclabel>,
     /// `<bootloader>` (Xen PV).
     pub bootloader: Option<String>,
     /// `<bootloader_args>`.
@@ -171,6 +204,8 @@ pub struct DomainDef {
     pub pm: Pm,
     /// `<devices>`.
     pub devices: Devices,
+    /// `<launchSecurity>`.
+    pub launch_security: Option<LaunchSecurity>,
     /// `<keywrap>`: s390 key wrapping, (aes, dea) cipher states.
     pub keywrap: Option<(Option<bool>, Option<bool>)>,
     /// The test driver's `<test:…>` namespace data (node files only).
@@ -237,23 +272,6 @@ pub fn format(def: &DomainDef, opts: FormatOpts) -> String {
     b.finish()
 }
 
-/// Top-level children libvirt knows and rvirt does not model yet.
-const NOT_MODELLED_TOP: &[&str] = &[
-    "blkiotune",
-    "memtune",
-    "memoryBacking",
-    "vcpus",
-    "iothreads",
-    "iothreadids",
-    "cputune",
-    "resource",
-    "sysinfo",
-    "idmap",
-    "perf",
-    "seclabel",
-    "launchSecurity",
-];
-
 fn parse_node(root: Node) -> Result<DomainDef> {
     if !is_el(&root, "domain") {
         return Err(xml::xml_util_error(format!(
@@ -261,17 +279,12 @@ fn parse_node(root: Node) -> Result<DomainDef> {
             root.tag_name().name()
         )));
     }
-    for c in root.children().filter(|c| c.is_element()) {
-        if c.tag_name().namespace().is_none() && NOT_MODELLED_TOP.contains(&c.tag_name().name()) {
-            return Err(not_modelled(format!("<{}>", c.tag_name().name())));
-        }
-    }
-
     // virDomainDefParseIDs
     let Some(name) = xstring(root, "name") else {
         return Err(xml::bare(code::NO_NAME, domain::DOMAIN));
     };
-    let uuid = match xstring(root, "uuid") {
+    let uuid_generated = xstring(root, "uuid").is_none();
+    let mut uuid = match xstring(root, "uuid") {
         None => xml::uuid_generate(),
         Some(s) => xml::uuid_parse(&s).ok_or_else(|| internal("malformed uuid element"))?,
     };
@@ -300,29 +313,42 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         return Err(xml_error("Domain title can't contain newlines"));
     }
     let description = xstring(root, "description");
+    let seclabels = seclabel::parse(root)?;
 
     let memory = parse_memory(root)?;
-    let vcpus = cpu::parse_vcpus(root)?;
+    let memory_backing = tune::parse_memory_backing(root)?;
+    // virDomainDefTunablesParse
+    let blkiotune = tune::parse_blkiotune(root)?;
+    let memtune = tune::parse_memtune(root)?;
+    let mut vcpus = cpu::parse_vcpus(root)?;
+    let mut iothreads = tune::parse_iothreads(root)?;
+    let cputune = tune::parse_cputune(root, &mut vcpus, &mut iothreads)?;
     let cpu = cpu::parse_cpu(root)?;
-    // virDomainDefParseXML's <numa> checks: with no <numa>, the highest CPU id is 0.
-    if vcpus.max == 0 {
-        return Err(internal("CPU IDs in <numa> exceed the <vcpu> count"));
-    }
+    let numa = numa::parse(root)?;
+    numa::check_vcpus(&numa, vcpus.max)?;
     let numatune = cpu::parse_numatune(root, vcpus.placement == cpu::Placement::Static)?;
-    let mut vcpus = vcpus;
+    let memnodes = numa::parse_memnodes(root, numatune.as_ref(), numa.cells.len())?;
     if numatune
         .as_ref()
         .is_some_and(|n| n.placement == cpu::NumatunePlacement::Auto)
         && vcpus.cpuset.is_none()
+        && !vcpus.per.iter().any(|v| v.cpumask.is_some())
+        && cputune.emulatorpin.is_none()
+        && !iothreads.threads.iter().any(|t| t.cpumask.is_some())
     {
         vcpus.placement = cpu::Placement::Auto;
     }
+    let resource = tune::parse_resource(root)?;
     let features = features::parse(root)?;
     let (on_poweroff, on_reboot, on_crash, on_lockfailure, pm) = parse_lifecycle(root)?;
+    let perf = tune::parse_perf(root)?;
     let clock = clock::parse(root)?;
     os::parse_boot(root, &mut os)?;
+    let launch_security = parse_launch_security(root)?;
     let devices = devices::parse(root, &os, virt_type)?;
 
+    let idmap = tune::parse_idmap(root)?;
+    let sysinfo = sysinfo::parse(root, &mut uuid, uuid_generated)?;
     if let Some(mode) = xml::xattr(root, "os/smbios", "mode") {
         os.smbios = Some(
             SmbiosMode::parse(&mode)
@@ -346,6 +372,18 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         memory,
         vcpus,
         numatune,
+        memnodes,
+        numa,
+        blkiotune,
+        memtune,
+        memory_backing,
+        iothreads,
+        cputune,
+        resource,
+        perf,
+        idmap,
+        sysinfo,
+        seclabels,
         bootloader,
         bootloader_args,
         os,
@@ -359,6 +397,7 @@ fn parse_node(root: Node) -> Result<DomainDef> {
         pm,
         devices,
         keywrap,
+        launch_security,
         test_ns,
     };
     postparse::run(&mut def)?;
@@ -530,9 +569,27 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         "<currentMemory unit='KiB'>{}</currentMemory>\n",
         mem.current
     ));
+    tune::format_blkiotune(b, &def.blkiotune);
+    tune::format_memtune(b, &def.memtune);
+    tune::format_memory_backing(b, &def.memory_backing);
     cpu::format_vcpus(b, &def.vcpus);
-    if let Some(n) = &def.numatune {
-        cpu::format_numatune(b, n);
+    tune::format_iothreads(b, &def.iothreads);
+    tune::format_cputune(b, &def.cputune, &def.vcpus, &def.iothreads);
+    if def.numatune.is_some() || !def.memnodes.is_empty() {
+        b.add("<numatune>\n");
+        b.adjust(2);
+        if let Some(n) = &def.numatune {
+            cpu::format_numatune_memory(b, n);
+        }
+        numa::format_memnodes(b, &def.memnodes);
+        b.adjust(-2);
+        b.add("</numatune>\n");
+    }
+    if let Some(r) = &def.resource {
+        tune::format_resource(b, r);
+    }
+    for s in &def.sysinfo {
+        sysinfo::format(b, s);
     }
     if let Some(bl) = &def.bootloader {
         b.esc("<bootloader>%s</bootloader>\n", Some(bl));
@@ -542,9 +599,10 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         );
     }
     os::format(b, def, opts);
+    tune::format_idmap(b, &def.idmap);
     features::format(b, &def.features);
     if let Some(c) = &def.cpu {
-        cpu::format_cpu(b, c);
+        cpu::format_cpu(b, c, &def.numa);
     }
     clock::format(b, &def.clock);
     b.add(&format!(
@@ -577,7 +635,11 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.adjust(-2);
         b.add("</pm>\n");
     }
+    tune::format_perf(b, &def.perf);
     devices::format(b, def, opts);
+    for s in &def.seclabels {
+        seclabel::format(b, s);
+    }
     if let Some((aes, dea)) = def.keywrap {
         b.add("<keywrap>\n");
         b.adjust(2);
@@ -596,8 +658,90 @@ fn format_into(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         b.adjust(-2);
         b.add("</keywrap>\n");
     }
+    if let Some(sec) = &def.launch_security {
+        format_launch_security(b, sec);
+    }
     b.adjust(-2);
     b.add("</domain>\n");
+}
+
+xml_enum! {
+    /// `virDomainLaunchSecurity` (without its empty first entry).
+    pub enum LaunchSecurityType { None = "", Sev = "sev", S390Pv = "s390-pv" }
+}
+
+/// `<launchSecurity>` (`virDomainSecDef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchSecurity {
+    /// `type`.
+    pub kind: LaunchSecurityType,
+    /// SEV: `kernelHashes`.
+    pub kernel_hashes: Option<bool>,
+    /// SEV: `<policy>` (hexadecimal).
+    pub policy: u32,
+    /// SEV: `<cbitpos>`.
+    pub cbitpos: Option<u32>,
+    /// SEV: `<reducedPhysBits>`.
+    pub reduced_phys_bits: Option<u32>,
+    /// SEV: `<dhCert>`.
+    pub dh_cert: Option<String>,
+    /// SEV: `<session>`.
+    pub session: Option<String>,
+}
+
+/// `virDomainSecDefParseXML`.
+fn parse_launch_security(root: Node) -> Result<Option<LaunchSecurity>> {
+    let Some(n) = child(root, "launchSecurity") else {
+        return Ok(None);
+    };
+    let kind: LaunchSecurityType = xml::prop_enum_required(&n, "type", true)?;
+    let mut sec = LaunchSecurity {
+        kind,
+        kernel_hashes: None,
+        policy: 0,
+        cbitpos: None,
+        reduced_phys_bits: None,
+        dh_cert: None,
+        session: None,
+    };
+    if kind == LaunchSecurityType::Sev {
+        sec.kernel_hashes = xml::prop_yes_no(&n, "kernelHashes")?;
+        sec.policy = xstring(n, "policy")
+            .and_then(|p| xml::str_to_uip(&p, 16))
+            .ok_or_else(|| xml_error("failed to get launch security policy"))?;
+        sec.cbitpos = xml::xpath_uint(n, "cbitpos", None)
+            .map_err(|()| xml_error("Invalid format for launch security cbitpos"))?;
+        sec.reduced_phys_bits = xml::xpath_uint(n, "reducedPhysBits", None)
+            .map_err(|()| xml_error("Invalid format for launch security reduced-phys-bits"))?;
+        sec.dh_cert = xstring(n, "dhCert");
+        sec.session = xstring(n, "session");
+    }
+    Ok(Some(sec))
+}
+
+/// `virDomainSecDefFormat`.
+fn format_launch_security(b: &mut Buf, sec: &LaunchSecurity) {
+    let mut a = Buf::new();
+    a.add(&format!(" type='{}'", sec.kind.as_str()));
+    let mut c = b.child();
+    if sec.kind == LaunchSecurityType::Sev {
+        if let Some(k) = sec.kernel_hashes {
+            a.add(&format!(" kernelHashes='{}'", xml::yes_no(k)));
+        }
+        if let Some(v) = sec.cbitpos {
+            c.add(&format!("<cbitpos>{}</cbitpos>\n", v as i32));
+        }
+        if let Some(v) = sec.reduced_phys_bits {
+            c.add(&format!(
+                "<reducedPhysBits>{}</reducedPhysBits>\n",
+                v as i32
+            ));
+        }
+        c.add(&format!("<policy>0x{:04x}</policy>\n", sec.policy));
+        c.esc("<dhCert>%s</dhCert>\n", sec.dh_cert.as_deref());
+        c.esc("<session>%s</session>\n", sec.session.as_deref());
+    }
+    b.element("launchSecurity", a, c);
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 
 use super::buf::Buf;
 use super::xml::{
-    child, first, not_modelled, prop, prop_enum, prop_int, prop_uint, prop_yes_no, select,
-    unsupported, xattr, xml_enum, xml_error, xstring, yes_no, Node, Result, XmlEnum,
+    first, prop, prop_enum, prop_int, prop_uint, prop_yes_no, select, unsupported, xattr, xml_enum,
+    xml_error, xstring, yes_no, Node, Result, XmlEnum,
 };
 use super::{DomainDef, FormatOpts, VirtType};
 
@@ -65,11 +65,24 @@ pub struct Loader {
     pub nvram_template: Option<String>,
 }
 
-/// `<nvram>`: the variable store (old style: a path as text).
+/// `<nvram>`: the variable store, either a path as text (old style) or a typed storage
+/// source (`<nvram type=…><source …/></nvram>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nvram {
-    /// The path.
+    /// The path (old style).
     pub path: String,
+    /// The storage source (new style).
+    pub source: Option<super::devices::DiskSource>,
+}
+
+xml_enum! {
+    /// `virDomainOsDefFirmware`.
+    pub enum Firmware { None = "none", Bios = "bios", Efi = "efi" }
+}
+
+xml_enum! {
+    /// `virDomainOsDefFirmwareFeature`.
+    pub enum FirmwareFeature { EnrolledKeys = "enrolled-keys", SecureBoot = "secure-boot" }
 }
 
 /// `<bios>`.
@@ -117,6 +130,20 @@ pub struct Os {
     pub bios: BiosOpts,
     /// `<smbios mode=…>`.
     pub smbios: Option<SmbiosMode>,
+    /// `<os firmware=…>`.
+    pub firmware: Option<Firmware>,
+    /// `<firmware><feature>` states (enrolled-keys, secure-boot), when any is given.
+    pub firmware_features: Option<[Option<bool>; 2]>,
+    /// `<initarg>`s.
+    pub initargs: Vec<String>,
+    /// `<initenv name>`s.
+    pub initenv: Vec<(String, String)>,
+    /// `<initdir>`.
+    pub initdir: Option<String>,
+    /// `<inituser>`.
+    pub inituser: Option<String>,
+    /// `<initgroup>`.
+    pub initgroup: Option<String>,
 }
 
 /// The part of `virDomainDefParseCaps` that concerns `<os>`.
@@ -159,24 +186,22 @@ pub(super) fn parse_caps(root: Node, virt: VirtType, has_bootloader: bool) -> Re
         bootmenu_timeout: None,
         bios: BiosOpts::default(),
         smbios: None,
+        firmware: None,
+        firmware_features: None,
+        initargs: Vec::new(),
+        initenv: Vec::new(),
+        initdir: None,
+        inituser: None,
+        initgroup: None,
     })
 }
 
 /// `virDomainDefParseBootOptions`.
 pub(super) fn parse_boot(root: Node, os: &mut Os) -> Result<()> {
-    if let Some(o) = child(root, "os") {
-        if o.attribute("firmware").is_some() || child(o, "firmware").is_some() {
-            return Err(not_modelled("firmware autoselection (<os firmware=…>)"));
-        }
-        for name in ["initarg", "initenv", "initdir", "inituser", "initgroup"] {
-            if child(o, name).is_some() && os.type_ == OsType::Exe {
-                return Err(not_modelled(format!("<os><{name}>")));
-            }
-        }
-    }
     match os.type_ {
         OsType::Hvm => {
             parse_kernel(root, os);
+            parse_firmware(root, os)?;
             parse_loader(root, os)?;
             parse_acpi(root, os)?;
             parse_boot_xml(root, os)?;
@@ -185,11 +210,72 @@ pub(super) fn parse_boot(root: Node, os: &mut Os) -> Result<()> {
             parse_kernel(root, os);
             parse_loader(root, os)?;
         }
-        OsType::Exe => {
-            os.init = xstring(root, "os/init");
-            os.cmdline = xstring(root, "os/cmdline");
-        }
+        OsType::Exe => parse_init(root, os)?,
         OsType::Linux => {}
+    }
+    Ok(())
+}
+
+/// `virDomainDefParseBootInitOptions`.
+fn parse_init(root: Node, os: &mut Os) -> Result<()> {
+    os.init = xstring(root, "os/init");
+    os.cmdline = xstring(root, "os/cmdline");
+    os.initdir = xstring(root, "os/initdir");
+    os.inituser = xstring(root, "os/inituser");
+    os.initgroup = xstring(root, "os/initgroup");
+    // libvirt reads the first child node's text only.
+    let first_text = |n: &Node| {
+        n.first_child()
+            .filter(|c| c.is_text())
+            .and_then(|c| c.text())
+            .map(str::to_string)
+    };
+    for n in select(root, "os/initarg") {
+        let Some(t) = first_text(&n) else {
+            return Err(xml_error("No data supplied for <initarg> element"));
+        };
+        os.initargs.push(t);
+    }
+    for n in select(root, "os/initenv") {
+        let Some(name) = prop(&n, "name") else {
+            return Err(xml_error("No name supplied for <initenv> element"));
+        };
+        let Some(v) = first_text(&n) else {
+            return Err(xml_error(format!(
+                "No value supplied for <initenv name='{name}'> element"
+            )));
+        };
+        os.initenv.push((name, v));
+    }
+    Ok(())
+}
+
+/// `virDomainDefParseBootFirmwareOptions` for a new definition.
+fn parse_firmware(root: Node, os: &mut Os) -> Result<()> {
+    let fw = xattr(root, "os", "firmware");
+    let nodes = select(root, "os/firmware/feature");
+    if !nodes.is_empty() && fw.is_none() {
+        return Ok(());
+    }
+    if !nodes.is_empty() {
+        let mut f = [None, None];
+        for n in nodes {
+            let name: FirmwareFeature = super::xml::prop_enum_required(&n, "name", false)?;
+            let Some(en) = prop_yes_no(&n, "enabled")? else {
+                return Err(super::xml::xml_util_error(
+                    "Missing required attribute 'enabled' in element 'feature'",
+                ));
+            };
+            f[name.index()] = Some(en);
+        }
+        os.firmware_features = Some(f);
+    }
+    if let Some(fw) = fw {
+        os.firmware = Some(
+            Firmware::parse(&fw)
+                .filter(|f| f.index() > 0)
+                .ok_or_else(|| xml_error(format!("unknown firmware value {fw}")))?,
+        );
     }
     Ok(())
 }
@@ -211,12 +297,26 @@ fn parse_loader(root: Node, os: &mut Os) -> Result<()> {
     let mut l = Loader::default();
     if let Some(n) = nvram_node {
         l.nvram_template = prop(&n, "template");
-        if n.attribute("type").is_some() {
-            return Err(not_modelled("<nvram type=…> (NVRAM as a storage source)"));
-        }
-        let path = super::xml::content(&n);
-        if !path.is_empty() {
-            l.nvram = Some(Nvram { path });
+        let t: Option<super::devices::StorageType> = prop_enum(&n, "type", false)?;
+        match t {
+            None => {
+                let path = super::xml::content(&n);
+                if !path.is_empty() {
+                    l.nvram = Some(Nvram { path, source: None });
+                }
+            }
+            Some(t) => {
+                let Some(src) = first(n, "source") else {
+                    return Err(super::xml::unknown_cause());
+                };
+                let mut s = super::devices::DiskSource::new(t);
+                s.format = Some(super::devices::StorageFormat::Raw);
+                super::devices::parse_storage_source(src, &mut s)?;
+                l.nvram = Some(Nvram {
+                    path: String::new(),
+                    source: Some(s),
+                });
+            }
         }
     }
     if let Some(n) = loader_node {
@@ -316,7 +416,11 @@ fn parse_boot_xml(root: Node, os: &mut Os) -> Result<()> {
 /// The `<os>` element.
 pub(super) fn format(b: &mut Buf, def: &DomainDef, _opts: FormatOpts) {
     let os = &def.os;
-    b.add("<os>\n");
+    b.add("<os");
+    if let Some(f) = os.firmware {
+        b.add(&format!(" firmware='{}'", f.as_str()));
+    }
+    b.add(">\n");
     b.adjust(2);
     b.add("<type");
     if os.arch != Arch::None {
@@ -332,7 +436,36 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, _opts: FormatOpts) {
         os.type_.as_str()
     };
     b.add(&format!(">{t}</type>\n"));
+    if let Some(f) = &os.firmware_features {
+        b.add("<firmware>\n");
+        b.adjust(2);
+        for (i, v) in f.iter().enumerate() {
+            if let Some(v) = v {
+                let name = [FirmwareFeature::EnrolledKeys, FirmwareFeature::SecureBoot][i];
+                b.add(&format!(
+                    "<feature enabled='{}' name='{}'/>\n",
+                    yes_no(*v),
+                    name.as_str()
+                ));
+            }
+        }
+        b.adjust(-2);
+        b.add("</firmware>\n");
+    }
     b.esc("<init>%s</init>\n", os.init.as_deref());
+    for a in &os.initargs {
+        b.esc("<initarg>%s</initarg>\n", Some(a));
+    }
+    for (n, v) in &os.initenv {
+        b.add(&format!("<initenv name='{n}'>{v}</initenv>\n"));
+    }
+    b.esc("<initdir>%s</initdir>\n", os.initdir.as_deref());
+    if let Some(u) = &os.inituser {
+        b.add(&format!("<inituser>{u}</inituser>\n"));
+    }
+    if let Some(g) = &os.initgroup {
+        b.add(&format!("<initgroup>{g}</initgroup>\n"));
+    }
     if let Some(l) = &os.loader {
         format_loader(b, l);
     }
@@ -398,7 +531,23 @@ fn format_loader(b: &mut Buf, l: &Loader) {
     inline_element(b, "loader", attrs, l.path.as_deref());
     let mut attrs = Buf::new();
     attrs.esc(" template='%s'", l.nvram_template.as_deref());
-    inline_element(b, "nvram", attrs, l.nvram.as_ref().map(|n| n.path.as_str()));
+    match l.nvram.as_ref().and_then(|n| n.source.as_ref()) {
+        Some(src) => {
+            attrs.add(&format!(" type='{}'", src.type_.as_str()));
+            let mut k = b.child();
+            super::devices::format_storage_source(&mut k, src, "source");
+            b.add("<nvram");
+            b.append(attrs);
+            if k.is_empty() {
+                b.add("/>\n");
+            } else {
+                b.add(">\n");
+                b.append(k);
+                b.add("</nvram>\n");
+            }
+        }
+        None => inline_element(b, "nvram", attrs, l.nvram.as_ref().map(|n| n.path.as_str())),
+    }
 }
 
 /// `virXMLFormatElementInternal(…, childNewline=false)` with escaped text content.

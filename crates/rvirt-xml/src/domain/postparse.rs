@@ -13,7 +13,40 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
 
     // Per-device post-parse, in virDomainDeviceInfoIterate's order.
     for i in 0..def.devices.disks.len() {
-        devices::disk_post_parse(&mut def.devices.disks[i])?;
+        let scsi_hostdevs: Vec<_> = def
+            .devices
+            .hostdevs
+            .iter()
+            .filter_map(|h| h.drive_address())
+            .collect();
+        devices::disk_post_parse(&mut def.devices.disks[i], &scsi_hostdevs)?;
+        devices::expand_group_iotune(&mut def.devices.disks);
+        devices::disk_check_features(&def.devices.disks[i])?;
+    }
+    for i in 0..def.devices.hostdevs.len() {
+        let d = &def.devices;
+        let disk_drives: Vec<_> = d
+            .disks
+            .iter()
+            .filter(|k| k.bus == devices::DiskBus::Scsi)
+            .filter_map(|k| match k.info.address {
+                Some(Address::Drive {
+                    controller,
+                    bus,
+                    target,
+                    unit,
+                }) => Some((controller, bus, target, unit)),
+                _ => None,
+            })
+            .collect();
+        let used: Vec<_> = d
+            .hostdevs
+            .iter()
+            .filter_map(|h| h.drive_address())
+            .collect();
+        let controllers = d.controllers.clone();
+        let reserved = move |c: u32, u: u32| devices::scsi_unit_reserved(&controllers, c, u);
+        devices::hostdev_post_parse(&mut def.devices.hostdevs[i], &disk_drives, &used, &reserved)?;
     }
     for i in 0..def.devices.videos.len() {
         let mut v = def.devices.videos[i].clone();
@@ -36,13 +69,39 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
         }
     }
 
+    for f in &mut def.devices.filesystems {
+        devices::fs_post_parse(f);
+    }
+    let ppc64 = matches!(def.os.arch, super::Arch::Ppc64 | super::Arch::Ppc64le);
+    for m in &mut def.devices.memories {
+        devices::memory_post_parse(m, ppc64);
+    }
+
     // virDomainDefPostParseCommon.
+    if def.os.type_ == OsType::Exe && def.os.init.is_none() {
+        return Err(xml_error("init binary must be specified"));
+    }
+    super::cpu::post_parse_vcpus(&mut def.vcpus)?;
     post_parse_memory(def)?;
+    // virDomainDefPostParseOs
+    if let Some(f) = &mut def.os.firmware_features {
+        if f[0] == Some(true) {
+            if f[1] == Some(false) {
+                return Err(super::xml::report(
+                    code::XML_DETAIL,
+                    domain::DOMAIN,
+                    "firmware feature 'enrolled-keys' cannot be enabled when firmware feature 'secure-boot' is disabled",
+                ));
+            }
+            f[1] = Some(true);
+        }
+    }
     if let Some(l) = &mut def.os.loader {
         if l.path.is_some() && l.type_.is_none() {
             l.type_ = Some(LoaderType::Rom);
         }
     }
+    super::tune::post_parse_hugepages(&mut def.memory_backing, def.numa.cells.len());
     devices::validate_controllers(&def.devices.controllers)?;
     let panics = &def.devices.panics;
     for (i, p) in panics.iter().enumerate() {
@@ -137,8 +196,21 @@ fn isa_serial_ports(def: &mut DomainDef) -> Result<()> {
 
 /// `virDomainDefPostParseMemory`.
 fn post_parse_memory(def: &mut DomainDef) -> Result<()> {
+    let numa_memory = if def.memory.total == 0 {
+        def.numa.memory()
+    } else {
+        0
+    };
+    let hotplug: u64 = def.devices.memories.iter().map(|x| x.size).sum();
     let m = &mut def.memory;
-    if m.total == 0 {
+    if numa_memory != 0 {
+        m.total = numa_memory + hotplug;
+    } else if hotplug > m.total {
+        return Err(xml_error(
+            "Total size of memory devices exceeds the total memory size",
+        ));
+    }
+    if m.total - hotplug == 0 {
         return Err(xml_error(
             "Memory size must be specified via <memory> or in the <numa> configuration",
         ));
@@ -159,6 +231,82 @@ fn post_parse_memory(def: &mut DomainDef) -> Result<()> {
     Ok(())
 }
 
+/// `virDomainDefOSValidate` (the test driver supports firmware autoselection).
+fn validate_os(def: &DomainDef) -> Result<()> {
+    let detail = |s: &str| super::xml::report(code::XML_DETAIL, domain::DOMAIN, s);
+    let os = &def.os;
+    let loader = os.loader.as_ref();
+    if let Some(fw) = os.firmware {
+        let Some(l) = loader else { return Ok(()) };
+        if l.readonly.is_some() {
+            return Err(detail(
+                "loader attribute 'readonly' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.type_.is_some_and(|t| t != LoaderType::None) {
+            return Err(detail(
+                "loader attribute 'type' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.path.is_some() {
+            return Err(detail(
+                "loader path cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.nvram_template.is_some() {
+            return Err(detail(
+                "nvram attribute 'template' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.secure == Some(false) {
+            return Err(detail(
+                "loader attribute 'secure' cannot be specified when firmware autoselection is enabled",
+            ));
+        }
+        if l.nvram.is_some() && fw != super::os::Firmware::Efi {
+            return Err(super::xml::report(
+                code::XML_DETAIL,
+                domain::DOMAIN,
+                format!("firmware type '{}' does not support nvram", fw.as_str()),
+            ));
+        }
+    } else {
+        if os.firmware_features.is_some() {
+            return Err(detail(
+                "cannot use feature-based firmware autoselection when firmware autoselection is disabled",
+            ));
+        }
+        let Some(l) = loader else { return Ok(()) };
+        if l.path.is_none() {
+            return Err(detail(
+                "no loader path specified and firmware auto selection disabled",
+            ));
+        }
+    }
+    let l = loader.expect("loader checked above");
+    if l.stateless == Some(true) {
+        if l.nvram_template.is_some() {
+            return Err(detail(
+                "NVRAM template is not permitted when loader is stateless",
+            ));
+        }
+        if l.nvram.is_some() {
+            return Err(detail("NVRAM is not permitted when loader is stateless"));
+        }
+    } else if l.stateless == Some(false) {
+        match os.firmware {
+            None | Some(super::os::Firmware::None) => {
+                if l.type_ != Some(LoaderType::Pflash) {
+                    return Err(detail("Only pflash loader type permits NVRAM"));
+                }
+            }
+            Some(super::os::Firmware::Efi) => {}
+            Some(_) => return Err(detail("Only EFI firmware permits NVRAM")),
+        }
+    }
+    Ok(())
+}
+
 /// `virDomainDefBootOrderPostParse`.
 fn boot_order(def: &mut DomainDef) -> Result<()> {
     let mut seen: Vec<u32> = Vec::new();
@@ -167,7 +315,10 @@ fn boot_order(def: &mut DomainDef) -> Result<()> {
         .disks
         .iter()
         .map(|d| d.info.boot_order)
-        .chain(def.devices.nets.iter().map(|n| n.info.boot_order));
+        .chain(def.devices.nets.iter().map(|n| n.info.boot_order))
+        .chain(def.devices.hostdevs.iter().map(|n| n.info.boot_order))
+        .chain(def.devices.filesystems.iter().map(|n| n.info.boot_order))
+        .chain(def.devices.redirdevs.iter().map(|n| n.info.boot_order));
     for o in orders.flatten() {
         if seen.contains(&o) {
             return Err(unsupported(format!(
@@ -232,8 +383,11 @@ fn console_compat(def: &mut DomainDef) -> Result<()> {
     Ok(())
 }
 
-/// The parts of `virDomainDefValidate` for what rvirt models.
+/// The parts of `virDomainDefValidate` for what rvirt models: the devices first, then the
+/// definition as a whole (`virDomainDefValidateInternal`).
 fn validate(def: &DomainDef) -> Result<()> {
+    devices::validate_devices(def)?;
+    super::tune::validate_resource(def.resource.as_ref())?;
     let d = &def.devices;
     for (i, a) in d.disks.iter().enumerate() {
         for b in &d.disks[i + 1..] {
@@ -246,6 +400,32 @@ fn validate(def: &DomainDef) -> Result<()> {
                     )));
                 }
             }
+        }
+    }
+    // virDomainDefHostdevValidate
+    let mut ramfb = false;
+    // Interface hostdevs sit in libvirt's hostdev list too, ahead of the
+    // `<hostdev>` elements (interfaces are parsed first).
+    let all: Vec<&devices::Hostdev> = d
+        .nets
+        .iter()
+        .filter_map(|n| n.hostdev())
+        .chain(d.hostdevs.iter())
+        .collect();
+    for (i, h) in all.iter().enumerate() {
+        if all[i + 1..].iter().any(|o| devices::same_hostdev(h, o)) {
+            return Err(xml_error(
+                "Hostdev already exists in the domain configuration",
+            ));
+        }
+        if let devices::HostdevSource::Mdev {
+            ramfb: Some(true), ..
+        } = h.source
+        {
+            if ramfb {
+                return Err(unsupported("Only one vgpu device can have 'ramfb' enabled"));
+            }
+            ramfb = true;
         }
     }
     for (i, a) in d.disks.iter().enumerate() {
@@ -267,6 +447,28 @@ fn validate(def: &DomainDef) -> Result<()> {
             }
         }
     }
+    for (i, h) in d.hostdevs.iter().enumerate() {
+        let Some((controller, bus, target, unit)) = h.drive_address() else {
+            continue;
+        };
+        // libvirt prints bus and controller the other way round.
+        if d.hostdevs[i + 1..]
+            .iter()
+            .any(|o| o.is_scsi() && o.info.address == h.info.address)
+        {
+            return Err(unsupported(format!(
+                "SCSI host address controller='{bus}' bus='{controller}' target='{target}' unit='{unit}' in use by another SCSI host device"
+            )));
+        }
+        if d.disks
+            .iter()
+            .any(|k| k.bus == devices::DiskBus::Scsi && k.info.address == h.info.address)
+        {
+            return Err(unsupported(format!(
+                "SCSI host address controller='{bus}' bus='{controller}' target='{target}' unit='{unit}' in use by another SCSI disk"
+            )));
+        }
+    }
     if let Some(c) = &def.cpu {
         if let Some((s, di, co, t)) = c.topology {
             let total = s as u64 * di as u64 * co as u64 * t as u64;
@@ -284,7 +486,14 @@ fn validate(def: &DomainDef) -> Result<()> {
         .iter()
         .map(|x| &x.info)
         .chain(d.nets.iter().map(|x| &x.info))
+        .chain(d.hostdevs.iter().map(|x| &x.info))
         .chain(d.videos.iter().map(|x| &x.info))
+        .chain(d.filesystems.iter().map(|x| &x.info))
+        .chain(d.memories.iter().map(|x| &x.info))
+        .chain(d.smartcards.iter().map(|x| &x.info))
+        .chain(d.redirdevs.iter().map(|x| &x.info))
+        .chain(d.tpms.iter().map(|x| &x.info))
+        .chain(d.shmems.iter().map(|x| &x.info))
         .chain(d.controllers.iter().map(|x| &x.info))
         .chain(d.serials.iter().map(|x| &x.info))
         .chain(d.parallels.iter().map(|x| &x.info))
@@ -323,37 +532,9 @@ fn validate(def: &DomainDef) -> Result<()> {
             )));
         }
     }
-    if let Some(l) = &def.os.loader {
-        if l.path.is_none() {
-            return Err(super::xml::report(
-                code::XML_DETAIL,
-                domain::DOMAIN,
-                "no loader path specified and firmware auto selection disabled",
-            ));
-        }
-        if l.stateless == Some(true) {
-            if l.nvram_template.is_some() {
-                return Err(super::xml::report(
-                    code::XML_DETAIL,
-                    domain::DOMAIN,
-                    "NVRAM template is not permitted when loader is stateless",
-                ));
-            }
-            if l.nvram.is_some() {
-                return Err(super::xml::report(
-                    code::XML_DETAIL,
-                    domain::DOMAIN,
-                    "NVRAM is not permitted when loader is stateless",
-                ));
-            }
-        } else if l.stateless == Some(false) && l.type_ != Some(LoaderType::Pflash) {
-            return Err(super::xml::report(
-                code::XML_DETAIL,
-                domain::DOMAIN,
-                "Only pflash loader type permits NVRAM",
-            ));
-        }
-    }
+    super::tune::validate_hugepages(&def.memory_backing, def.numa.cells.len())?;
+    validate_os(def)?;
+    super::tune::validate_cputune(&def.cputune)?;
     if def.os.bootmenu_timeout.is_some_and(|t| t > 65535) {
         return Err(unsupported(
             "invalid value for boot menu timeout, must be in range [0,65535]",
@@ -372,5 +553,22 @@ fn validate(def: &DomainDef) -> Result<()> {
     if d.videos.first().is_some_and(|v| v.primary) && d.videos.iter().skip(1).any(|v| v.primary) {
         return Err(unsupported("Only one primary video device is supported"));
     }
-    devices::validate_devices(def)
+    super::tune::validate_blkiotune(&def.blkiotune)?;
+    super::tune::validate_idmap(&def.idmap)?;
+    super::numa::validate(&def.numa)?;
+    let mut fs_targets: Vec<&str> = Vec::new();
+    for f in d
+        .filesystems
+        .iter()
+        .filter(|f| f.fsdriver == devices::FsDriver::Virtiofs)
+    {
+        let t = f.target.as_deref().unwrap_or("");
+        if fs_targets.contains(&t) {
+            return Err(unsupported(format!(
+                "filesystem target '{t}' specified twice"
+            )));
+        }
+        fs_targets.push(t);
+    }
+    super::tune::validate_iothreads(&def.iothreads)
 }

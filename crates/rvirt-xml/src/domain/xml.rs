@@ -56,6 +56,17 @@ pub(crate) fn internal(detail: impl Into<String>) -> XmlError {
     report(code::INTERNAL_ERROR, domain::DOMAIN, detail)
 }
 
+/// Where libvirt fails without reporting an error (its public API then reports
+/// "An error occurred, but the cause is unknown" with no "internal error: " prefix, which
+/// `XmlError` cannot carry; the code and domain match).
+pub(crate) fn unknown_cause() -> XmlError {
+    report(
+        code::INTERNAL_ERROR,
+        domain::NONE,
+        "An error occurred, but the cause is unknown",
+    )
+}
+
 /// A part of the schema libvirt accepts but rvirt does not model yet. Refused loudly rather than
 /// dropped, so that no configuration is silently lost; the text names the element.
 pub(crate) fn not_modelled(what: impl std::fmt::Display) -> XmlError {
@@ -114,11 +125,48 @@ pub(crate) fn select<'a, 'i>(n: Node<'a, 'i>, path: &str) -> Vec<Node<'a, 'i>> {
 
 /// The first element matched by `path` (`virXPathNode`).
 pub(crate) fn first<'a, 'i>(n: Node<'a, 'i>, path: &str) -> Option<Node<'a, 'i>> {
-    select(n, path).into_iter().next()
+    find_map(n, path, &mut Some)
+}
+
+/// The first `Some` that `f` returns for the elements matched by `path`, in document order:
+/// a depth-first search taking children in order, without collecting the matches.
+pub(crate) fn find_map<'a, 'i, T>(
+    n: Node<'a, 'i>,
+    path: &str,
+    f: &mut impl FnMut(Node<'a, 'i>) -> Option<T>,
+) -> Option<T> {
+    let (step, rest) = match path.split_once('/') {
+        Some((s, r)) => (s, Some(r)),
+        None => (path, None),
+    };
+    for k in n.children() {
+        let matches = if step == "*" {
+            k.is_element() && k.tag_name().namespace().is_none()
+        } else {
+            is_el(&k, step)
+        };
+        if !matches {
+            continue;
+        }
+        let found = match rest {
+            None => f(k),
+            Some(r) => find_map(k, r, f),
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 /// The string value of an element: its descendant text, concatenated (XPath `string()`).
 pub(crate) fn content(n: &Node) -> String {
+    // Most elements hold a single text node: borrow-free fast path.
+    if let Some(c) = n.first_child() {
+        if c.next_sibling().is_none() && c.is_text() {
+            return c.text().unwrap_or("").to_string();
+        }
+    }
     let mut s = String::new();
     for d in n.descendants() {
         if d.is_text() {
@@ -142,9 +190,7 @@ pub(crate) fn xattr(n: Node, path: &str, attr: &str) -> Option<String> {
     let v = if path.is_empty() {
         n.attribute(attr).map(str::to_string)
     } else {
-        select(n, path)
-            .into_iter()
-            .find_map(|e| e.attribute(attr).map(str::to_string))
+        find_map(n, path, &mut |e| e.attribute(attr).map(str::to_string))
     }?;
     (!v.is_empty()).then_some(v)
 }
@@ -344,6 +390,12 @@ pub(crate) fn str_to_ui(s: &str, base: u32) -> Option<u32> {
     Some(if neg { 0u32.wrapping_sub(v) } else { v })
 }
 
+/// `virStrToLong_ull`: unsigned long long; a minus sign wraps as in C.
+pub(crate) fn str_to_ull(s: &str, base: u32) -> Option<u64> {
+    let (neg, v) = c_integer(s, base)?;
+    Some(if neg { 0u64.wrapping_sub(v) } else { v })
+}
+
 /// `virStrToLong_ullp`: unsigned long long, no minus sign.
 pub(crate) fn str_to_ullp(s: &str, base: u32) -> Option<u64> {
     match c_integer(s, base)? {
@@ -410,6 +462,11 @@ pub(crate) fn prop_ull(n: &Node, name: &str, base: u32, nonzero: bool) -> Result
     Ok(Some(x))
 }
 
+/// `virXMLPropULongLong` with `VIR_XML_PROP_REQUIRED`.
+pub(crate) fn prop_ull_required(n: &Node, name: &str, base: u32) -> Result<u64> {
+    prop_ull(n, name, base, false)?.ok_or_else(|| missing_attr(n, name))
+}
+
 /// `virXMLPropInt`.
 pub(crate) fn prop_int(
     n: &Node,
@@ -455,6 +512,14 @@ pub(crate) fn xpath_uint(n: Node, path: &str, attr: Option<&str>) -> Result<Opti
     match s {
         None => Ok(None),
         Some(s) => str_to_uip(&s, 10).map(Some).ok_or(()),
+    }
+}
+
+/// `virXPathLongLong`-style read of an element's text: `Ok(None)` absent, `Err(())` malformed.
+pub(crate) fn xpath_ll(n: Node, path: &str) -> Result<Option<i64>, ()> {
+    match xstring(n, path) {
+        None => Ok(None),
+        Some(s) => str_to_ll(&s, 10).map(Some).ok_or(()),
     }
 }
 
@@ -565,9 +630,22 @@ pub(crate) fn parse_memory(
     xpath_text: &str,
     required: bool,
 ) -> Result<Option<u64>> {
+    memory_kib(
+        xstring(n, path),
+        xattr(n, path, "unit"),
+        xpath_text,
+        required,
+    )
+}
+
+/// `virDomainParseMemory` for an already-read value and unit: KiB, rounded up.
+pub(crate) fn memory_kib(
+    value: Option<String>,
+    unit: Option<String>,
+    xpath_text: &str,
+    required: bool,
+) -> Result<Option<u64>> {
     let max = MEMORY_MAX_BYTES;
-    let value = xstring(n, path);
-    let unit = xattr(n, path, "unit");
     let Some(bytes) = parse_scaled(value, unit, xpath_text, 1024, max, required)? else {
         return Ok(None);
     };

@@ -2,12 +2,15 @@
 //! (`virDomainChrDefParseXML`, `virDomainChrDefFormat`, `virDomainChrDefPostParse`).
 
 use super::super::buf::Buf;
+use super::super::seclabel::{self, DeviceSeclabel};
 use super::super::xml::{
-    children, not_modelled, prop, prop_on_off, prop_yes_no, str_to_ui, unsupported, xattr,
-    xml_enum, xml_error, Node, Result, XmlEnum,
+    children, first, prop, prop_enum_required, prop_on_off, prop_uint_required, prop_yes_no,
+    str_to_ui, unsupported, xattr, xml_enum, xml_error, yes_no, Node, Result, XmlEnum,
 };
+use super::storage_source::{self as ss, Reconnect};
 use super::{format_info, parse_info, DeviceInfo};
 use crate::domain::FormatOpts;
+use crate::network::addr::{Family, SockAddr};
 
 xml_enum! {
     /// `virDomainChrDeviceType`: which element.
@@ -28,6 +31,11 @@ xml_enum! {
 xml_enum! {
     /// `virDomainChrTcpProtocol`.
     pub enum TcpProtocol { Raw = "raw", Telnet = "telnet", Telnets = "telnets", Tls = "tls" }
+}
+
+xml_enum! {
+    /// `virDomainMouseMode`.
+    pub enum MouseMode { Default = "default", Server = "server", Client = "client" }
 }
 
 /// The guest side of a character device (one list for all four device kinds).
@@ -149,6 +157,16 @@ pub struct ChrSource {
     pub logfile: Option<String>,
     /// `<log append=…>`.
     pub logappend: Option<bool>,
+    /// `<source><reconnect>` (tcp, unix).
+    pub reconnect: Reconnect,
+    /// `<source><seclabel>` overrides.
+    pub seclabels: Vec<DeviceSeclabel>,
+    /// `<source master slave>` (nmdm).
+    pub nmdm: (Option<String>, Option<String>),
+    /// `<source><clipboard copypaste>` (qemu-vdagent).
+    pub clipboard: Option<bool>,
+    /// `<source><mouse mode>` (qemu-vdagent).
+    pub mouse: Option<MouseMode>,
 }
 
 impl ChrSource {
@@ -167,6 +185,11 @@ impl ChrSource {
             channel: None,
             logfile: None,
             logappend: None,
+            reconnect: Reconnect::default(),
+            seclabels: Vec::new(),
+            nmdm: (None, None),
+            clipboard: None,
+            mouse: None,
         }
     }
 }
@@ -186,6 +209,8 @@ pub struct Chr {
     pub port: Option<i64>,
     /// `<target name=…>` (virtio and xen channels).
     pub target_name: Option<String>,
+    /// `<target address port>` (guestfwd channels).
+    pub guestfwd: Option<(SockAddr, u32)>,
     /// Address and alias.
     pub info: DeviceInfo,
 }
@@ -200,6 +225,7 @@ impl Chr {
             target_model: None,
             port: None,
             target_name: None,
+            guestfwd: None,
             info: DeviceInfo::default(),
         }
     }
@@ -213,7 +239,9 @@ impl Chr {
     }
 }
 
-pub(super) fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
+/// `virDomainChrSourceDefParseXML`; `with_seclabels` for real character devices (others do
+/// not read `<source><seclabel>`).
+pub(crate) fn parse_source(n: Node, src: &mut ChrSource, with_seclabels: bool) -> Result<()> {
     let sources: Vec<Node> = children(n, "source").collect();
     if !sources.is_empty() {
         if sources.len() > 1 && src.type_ != ChrSourceType::Udp {
@@ -227,12 +255,6 @@ pub(super) fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
             ));
         }
         let s = sources[0];
-        for c in s.children().filter(|c| c.is_element()) {
-            let name = c.tag_name().name();
-            if matches!(name, "seclabel" | "reconnect" | "clipboard" | "mouse") {
-                return Err(not_modelled(format!("<source><{name}>")));
-            }
-        }
         let bind = |s: &Node| -> Result<bool> {
             match prop(s, "mode").as_deref() {
                 None | Some("connect") => Ok(false),
@@ -254,12 +276,14 @@ pub(super) fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
             ChrSourceType::Unix => {
                 src.listen = bind(&s)?;
                 src.path = prop(&s, "path");
+                src.reconnect = ss::parse_reconnect(s)?;
             }
             ChrSourceType::Tcp => {
                 src.listen = bind(&s)?;
                 src.host = prop(&s, "host");
                 src.service = prop(&s, "service");
                 src.tls = prop_yes_no(&s, "tls")?;
+                src.reconnect = ss::parse_reconnect(s)?;
             }
             ChrSourceType::Udp => {
                 for s in &sources {
@@ -274,8 +298,27 @@ pub(super) fn parse_source(n: Node, src: &mut ChrSource) -> Result<()> {
                     }
                 }
             }
-            ChrSourceType::Spiceport => src.channel = prop(&s, "channel"),
+            ChrSourceType::Spiceport | ChrSourceType::Dbus => src.channel = prop(&s, "channel"),
+            ChrSourceType::Nmdm => src.nmdm = (prop(&s, "master"), prop(&s, "slave")),
+            ChrSourceType::QemuVdagent => {
+                if let Some(c) = first(s, "clipboard") {
+                    match prop_yes_no(&c, "copypaste")? {
+                        Some(v) => src.clipboard = Some(v),
+                        None => {
+                            return Err(super::super::xml::xml_util_error(
+                                "Missing required attribute 'copypaste' in element 'clipboard'",
+                            ))
+                        }
+                    }
+                }
+                if let Some(m) = first(s, "mouse") {
+                    src.mouse = Some(prop_enum_required(&m, "mode", true)?);
+                }
+            }
             _ => {}
+        }
+        if with_seclabels {
+            src.seclabels = seclabel::parse_device(s)?;
         }
     }
     let logs: Vec<Node> = children(n, "log").collect();
@@ -312,16 +355,6 @@ pub(super) fn parse(n: Node) -> Result<Chr> {
             ))
         })?,
     };
-    if matches!(
-        type_,
-        ChrSourceType::Nmdm | ChrSourceType::QemuVdagent | ChrSourceType::Dbus
-    ) {
-        return Err(not_modelled(format!(
-            "<{} type='{}'>",
-            n.tag_name().name(),
-            type_.as_str()
-        )));
-    }
     let name = n.tag_name().name();
     let device = ChrDeviceType::parse(name)
         .ok_or_else(|| unsupported(format!("unknown character device type: {name}")))?;
@@ -332,6 +365,7 @@ pub(super) fn parse(n: Node) -> Result<Chr> {
         target_model: None,
         port: None,
         target_name: None,
+        guestfwd: None,
         info: DeviceInfo::default(),
     };
     match super::super::xml::child(n, "target") {
@@ -372,7 +406,19 @@ pub(super) fn parse(n: Node) -> Result<Chr> {
             if device == ChrDeviceType::Channel {
                 match chr.target_type {
                     ChrTargetType::Guestfwd => {
-                        return Err(not_modelled("<channel><target type='guestfwd'>"));
+                        let Some(a) = prop(&t, "address") else {
+                            return Err(xml_error(
+                                "guestfwd channel does not define a target address",
+                            ));
+                        };
+                        let addr = SockAddr::parse(&a, Family::Any)?;
+                        if !addr.is_v4() {
+                            return Err(unsupported(
+                                "guestfwd channel only supports IPv4 addresses",
+                            ));
+                        }
+                        let port = prop_uint_required(&t, "port", 10, false)?;
+                        chr.guestfwd = Some((addr, port));
                     }
                     ChrTargetType::Xen | ChrTargetType::Virtio => {
                         chr.target_name = prop(&t, "name");
@@ -394,7 +440,7 @@ pub(super) fn parse(n: Node) -> Result<Chr> {
             }
         }
     }
-    parse_source(n, &mut chr.source)?;
+    parse_source(n, &mut chr.source, true)?;
     if type_ == ChrSourceType::Spicevmc && chr.target_type != ChrTargetType::Virtio {
         return Err(unsupported("spicevmc device type only supports virtio"));
     }
@@ -422,10 +468,25 @@ pub(crate) fn post_parse(list: &mut [Chr], i: usize) {
     }
 }
 
-pub(super) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
+/// `virDomainChrSourceDefFormat` for an inactive definition.
+pub(crate) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
     use ChrSourceType as S;
     match s.type_ {
         S::Null | S::Vc | S::Stdio | S::Spicevmc | S::Pty => {}
+        S::QemuVdagent => {
+            if s.mouse.is_some_and(|m| m != MouseMode::Default) || s.clipboard.is_some() {
+                b.add("<source>\n");
+                b.adjust(2);
+                if let Some(c) = s.clipboard {
+                    b.add(&format!("<clipboard copypaste='{}'/>\n", yes_no(c)));
+                }
+                if let Some(m) = s.mouse.filter(|m| *m != MouseMode::Default) {
+                    b.add(&format!("<mouse mode='{}'/>\n", m.as_str()));
+                }
+                b.adjust(-2);
+                b.add("</source>\n");
+            }
+        }
         S::Dev | S::File | S::Pipe => {
             let mut a = Buf::new();
             a.esc(" path='%s'", s.path.as_deref());
@@ -434,7 +495,13 @@ pub(super) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
                     a.add(&format!(" append='{}'", super::super::xml::on_off(ap)));
                 }
             }
-            b.element("source", a, Buf::new());
+            let mut k = b.child();
+            seclabel::format_device(&mut k, &s.seclabels);
+            b.element("source", a, k);
+        }
+        S::Nmdm => {
+            b.esc("<source master='%s' ", s.nmdm.0.as_deref());
+            b.esc("slave='%s'/>\n", s.nmdm.1.as_deref());
         }
         S::Udp => {
             if s.bind_service.is_some() || s.bind_host.is_some() {
@@ -459,9 +526,11 @@ pub(super) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
             a.esc("host='%s' ", s.host.as_deref());
             a.esc("service='%s'", s.service.as_deref());
             if let Some(t) = s.tls {
-                a.add(&format!(" tls='{}'", super::super::xml::yes_no(t)));
+                a.add(&format!(" tls='{}'", yes_no(t)));
             }
-            b.element("source", a, Buf::new());
+            let mut k = b.child();
+            ss::format_reconnect(&mut k, &s.reconnect);
+            b.element("source", a, k);
             b.add(&format!("<protocol type='{}'/>\n", s.protocol.as_str()));
         }
         S::Unix => {
@@ -472,11 +541,13 @@ pub(super) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
                     if s.listen { "bind" } else { "connect" }
                 ));
                 a.esc(" path='%s'", Some(p));
-                b.element("source", a, Buf::new());
+                let mut k = b.child();
+                seclabel::format_device(&mut k, &s.seclabels);
+                ss::format_reconnect(&mut k, &s.reconnect);
+                b.element("source", a, k);
             }
         }
-        S::Spiceport => b.esc("<source channel='%s'/>\n", s.channel.as_deref()),
-        S::Nmdm | S::QemuVdagent | S::Dbus => {}
+        S::Spiceport | S::Dbus => b.esc("<source channel='%s'/>\n", s.channel.as_deref()),
     }
     if let Some(l) = &s.logfile {
         b.esc("<log file='%s'", Some(l));
@@ -500,6 +571,9 @@ pub(super) fn format(b: &mut Buf, c: &Chr, opts: FormatOpts) {
             b.add(&format!("<target type='{}'", c.target_str()));
             if matches!(c.target_type, ChrTargetType::Virtio | ChrTargetType::Xen) {
                 b.esc(" name='%s'", c.target_name.as_deref());
+            }
+            if let Some((a, p)) = &c.guestfwd {
+                b.add(&format!(" address='{}' port='{p}'", a.format()));
             }
             b.add("/>\n");
         }

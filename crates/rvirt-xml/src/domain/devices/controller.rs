@@ -433,6 +433,34 @@ pub(crate) fn add_implicit(d: &mut Devices) {
     for idx in vs {
         maybe_add(&mut d.controllers, ControllerType::VirtioSerial, idx);
     }
+    // virDomainDefMaybeAddSmartcardController: unaddressed cards take the next CCID slot.
+    for i in 0..d.smartcards.len() {
+        let idx = match d.smartcards[i].info.address {
+            Some(Address::Ccid { controller, .. }) => controller as i32,
+            None => {
+                let max = d
+                    .smartcards
+                    .iter()
+                    .filter_map(|s| match s.info.address {
+                        Some(Address::Ccid {
+                            controller: 0,
+                            slot,
+                        }) => Some(slot as i64),
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or(-1);
+                d.smartcards[i].info.address = Some(Address::Ccid {
+                    controller: 0,
+                    slot: (max + 1) as u32,
+                });
+                0
+            }
+            _ => 0,
+        };
+        maybe_add(&mut d.controllers, ControllerType::Ccid, idx);
+    }
+    super::maybe_add_hostdev_scsi_controllers(d);
 }
 
 /// `virDomainDefRejectDuplicateControllers` and the iothread check of

@@ -1,12 +1,15 @@
 //! `<disk>` (`virDomainDiskDefParseXML`, `virDomainDiskDefFormat`), its default bus and drive
 //! address (`virDomainDiskDefPostParse`, `virDomainDiskDefAssignAddress`) and its checks
-//! (`virDomainDiskDefValidate`).
+//! (`virDomainDiskDefValidate`). The storage source itself lives in `storage_source`.
 
 use super::super::buf::Buf;
+use super::super::seclabel::{self, Seclabel};
 use super::super::xml::{
-    bare, child, first, internal, not_modelled, prop, prop_enum, prop_on_off, prop_uint,
-    prop_yes_no, report, unsupported, xattr, xml_enum, xml_error, xstring, Node, Result, XmlEnum,
+    bare, child, first, internal, prop, prop_enum, prop_on_off, prop_uint, prop_yes_no, report,
+    unsupported, xattr, xml_enum, xml_error, xpath_ull, xstring, Node, Result,
 };
+use super::storage_source::{self as ss, SecretUsage};
+pub use super::storage_source::{DiskSource, NetProtocol, StorageFormat, StorageType};
 use super::{format_info, parse_info, Address, AddressType, DeviceInfo, VirtioOptions};
 use crate::domain::FormatOpts;
 use rvirt_proto::error::{code, domain};
@@ -21,23 +24,6 @@ xml_enum! {
     pub enum DiskBus {
         None = "none", Ide = "ide", Fdc = "fdc", Scsi = "scsi", Virtio = "virtio", Xen = "xen",
         Usb = "usb", Uml = "uml", Sata = "sata", Sd = "sd",
-    }
-}
-
-xml_enum! {
-    /// `virStorageType`.
-    pub enum StorageType {
-        None = "none", File = "file", Block = "block", Dir = "dir", Network = "network",
-        Volume = "volume", Nvme = "nvme", Vhostuser = "vhostuser",
-    }
-}
-
-xml_enum! {
-    /// `virStorageFileFormat`.
-    pub enum StorageFormat {
-        None = "none", Raw = "raw", Dir = "dir", Bochs = "bochs", Cloop = "cloop", Dmg = "dmg",
-        Iso = "iso", Vpc = "vpc", Vdi = "vdi", Fat = "fat", Vhd = "vhd", Ploop = "ploop",
-        Cow = "cow", Qcow = "qcow", Qcow2 = "qcow2", Qed = "qed", Vmdk = "vmdk",
     }
 }
 
@@ -111,21 +97,6 @@ xml_enum! {
     pub enum GeometryTrans { Default = "default", None = "none", Auto = "auto", Lba = "lba" }
 }
 
-/// A storage source (`virStorageSource`, local types only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskSource {
-    /// `type=` of the disk (or backing store).
-    pub type_: StorageType,
-    /// `file=`, `dev=` or `dir=`.
-    pub path: Option<String>,
-    /// `<driver type=…>` / `<format type=…>`.
-    pub format: Option<StorageFormat>,
-    /// `<driver><metadata_cache><max_size>` in bytes.
-    pub metadata_cache_max: Option<u64>,
-    /// `<backingStore>`: `Some(None)` for the `<backingStore/>` terminator.
-    pub backing: Option<Option<Box<DiskSource>>>,
-}
-
 /// `<driver>` of a disk.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DiskDriver {
@@ -157,6 +128,45 @@ pub struct DiskDriver {
     pub queue_size: u32,
     /// Virtio options.
     pub virtio: VirtioOptions,
+}
+
+/// `<iotune>` (`virDomainBlockIoTuneInfo`): limits by field name, in libvirt's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IoTune {
+    /// The numeric limits, indexed like [`IOTUNE_FIELDS`] (0: unset).
+    pub values: [u64; 19],
+    /// `<group_name>`.
+    pub group_name: Option<String>,
+}
+
+/// The numeric `<iotune>` fields, in parse order.
+pub const IOTUNE_FIELDS: [&str; 19] = [
+    "total_bytes_sec",
+    "read_bytes_sec",
+    "write_bytes_sec",
+    "total_iops_sec",
+    "read_iops_sec",
+    "write_iops_sec",
+    "total_bytes_sec_max",
+    "read_bytes_sec_max",
+    "write_bytes_sec_max",
+    "total_iops_sec_max",
+    "read_iops_sec_max",
+    "write_iops_sec_max",
+    "size_iops_sec",
+    "total_bytes_sec_max_length",
+    "read_bytes_sec_max_length",
+    "write_bytes_sec_max_length",
+    "total_iops_sec_max_length",
+    "read_iops_sec_max_length",
+    "write_iops_sec_max_length",
+];
+
+impl IoTune {
+    /// `virDomainBlockIoTuneInfoHasAny`.
+    pub fn has_any(&self) -> bool {
+        self.values.iter().any(|v| *v != 0)
+    }
 }
 
 /// A `<disk>`.
@@ -208,53 +218,14 @@ pub struct Disk {
     pub product: Option<String>,
     /// `<backenddomain name=…>`.
     pub backend_domain: Option<String>,
+    /// `<iotune>`.
+    pub iotune: IoTune,
+    /// `<auth>` was a child of `<disk>` (not of `<source>`).
+    pub auth_in_disk: bool,
+    /// `<encryption>` was a child of `<disk>`.
+    pub encryption_in_disk: bool,
     /// Address, alias, boot order.
     pub info: DeviceInfo,
-}
-
-const NOT_MODELLED: &[&str] = &["iotune", "encryption", "auth"];
-const NOT_MODELLED_SOURCE: &[&str] = &[
-    "seclabel",
-    "reservations",
-    "slices",
-    "encryption",
-    "auth",
-    "host",
-    "cookies",
-    "ssl",
-    "config",
-    "snapshot",
-    "initiator",
-    "timeout",
-    "readahead",
-];
-
-fn parse_storage_type(n: &Node) -> Result<StorageType> {
-    let t: Option<StorageType> = prop_enum(n, "type", true)?;
-    match t {
-        None => Ok(StorageType::File),
-        Some(t @ (StorageType::File | StorageType::Block | StorageType::Dir)) => Ok(t),
-        Some(t) => Err(not_modelled(format!("<disk type='{}'>", t.as_str()))),
-    }
-}
-
-/// `virDomainStorageSourceParse` for local types: the path attribute of `<source>`.
-fn source_path(src: &Node, t: StorageType) -> Result<Option<String>> {
-    for c in src.children().filter(|c| c.is_element()) {
-        if NOT_MODELLED_SOURCE.contains(&c.tag_name().name()) {
-            return Err(not_modelled(format!("<source><{}>", c.tag_name().name())));
-        }
-    }
-    if src.attribute("fdgroup").is_some() {
-        return Err(not_modelled("<source fdgroup=…>"));
-    }
-    let attr = match t {
-        StorageType::Block => "dev",
-        StorageType::Dir => "dir",
-        _ => "file",
-    };
-    // A bogus empty path means "no source" (libvirt's compatibility rule).
-    Ok(prop(src, attr).filter(|p| !p.is_empty()))
 }
 
 fn parse_backing(n: Node) -> Result<Option<Option<Box<DiskSource>>>> {
@@ -270,28 +241,11 @@ fn parse_backing(n: Node) -> Result<Option<Option<Box<DiskSource>>>> {
     let Some(src) = child(bs, "source") else {
         return Err(xml_error("missing disk backing store source"));
     };
-    let type_ = match StorageType::parse(&t) {
-        Some(x) if x != StorageType::None => x,
-        _ => return Err(xml_error(format!("unknown storage source type '{t}'"))),
-    };
-    if !matches!(
-        type_,
-        StorageType::File | StorageType::Block | StorageType::Dir
-    ) {
-        return Err(not_modelled(format!("<backingStore type='{t}'>")));
-    }
-    let format = match StorageFormat::parse(&fmt) {
-        Some(x) if x != StorageFormat::None => x,
-        _ => return Err(xml_error(format!("unknown storage source format '{fmt}'"))),
-    };
-    let metadata_cache_max = metadata_cache(bs, "format/metadata_cache/max_size")?;
-    Ok(Some(Some(Box::new(DiskSource {
-        type_,
-        path: source_path(&src, type_)?,
-        format: Some(format),
-        metadata_cache_max,
-        backing: parse_backing(bs)?,
-    }))))
+    let mut b = ss::parse_base(&t, &fmt)?;
+    b.metadata_cache_max = metadata_cache(bs, "format/metadata_cache/max_size")?;
+    ss::parse_source(src, &mut b)?;
+    b.backing = parse_backing(bs)?;
+    Ok(Some(Some(Box::new(b))))
 }
 
 fn metadata_cache(n: Node, path: &str) -> Result<Option<u64>> {
@@ -306,23 +260,10 @@ fn metadata_cache(n: Node, path: &str) -> Result<Option<u64>> {
 }
 
 pub(super) fn parse(n: Node) -> Result<Disk> {
-    for c in n.children().filter(|c| c.is_element()) {
-        if NOT_MODELLED.contains(&c.tag_name().name()) {
-            return Err(not_modelled(format!("<disk><{}>", c.tag_name().name())));
-        }
-    }
-    let mut type_ = parse_storage_type(&n)?;
-    let src_node = child(n, "source");
-    let path = match src_node {
-        Some(s) => source_path(&s, type_)?,
-        None => {
-            type_ = StorageType::File;
-            None
-        }
-    };
-    let readonly = child(n, "readonly").is_some();
-    let shareable = child(n, "shareable").is_some();
-    let backing = parse_backing(n)?;
+    let mut source = ss::parse_disk_source(n)?;
+    let readonly = first(n, "readonly").is_some();
+    let shareable = first(n, "shareable").is_some();
+    source.backing = parse_backing(n)?;
     let device = prop_enum(&n, "device", false)?.unwrap_or(DiskDevice::Disk);
     let model = prop_enum(&n, "model", false)?;
     let snapshot = prop_enum(&n, "snapshot", true)?;
@@ -358,8 +299,6 @@ pub(super) fn parse(n: Node) -> Result<Disk> {
         );
     }
     let mut driver = DiskDriver::default();
-    let mut format = None;
-    let mut metadata_cache_max = None;
     if let Some(d) = child(n, "driver") {
         driver.virtio = VirtioOptions::parse(&d)?;
         driver.name = prop(&d, "name");
@@ -379,31 +318,42 @@ pub(super) fn parse(n: Node) -> Result<Disk> {
         driver.queues = prop_uint(&d, "queues", 10, false)?.unwrap_or(0);
         driver.queue_size = prop_uint(&d, "queue_size", 10, false)?.unwrap_or(0);
         if let Some(t) = prop(&d, "type") {
-            format = Some(if t == "aio" {
+            source.format = Some(if t == "aio" {
                 // Xen back-compat.
                 StorageFormat::Raw
             } else {
-                match StorageFormat::parse(&t) {
+                match <StorageFormat as super::super::xml::XmlEnum>::parse(&t) {
                     Some(f) if f != StorageFormat::None => f,
                     _ => return Err(unsupported(format!("unknown driver format value '{t}'"))),
                 }
             });
         }
-        metadata_cache_max = metadata_cache(d, "metadata_cache/max_size")?;
+        source.metadata_cache_max = metadata_cache(d, "metadata_cache/max_size")?;
     }
+    let auth_in_disk = first(n, "auth").is_some();
+    let encryption_in_disk = first(n, "encryption").is_some();
     let transient = match child(n, "transient") {
         Some(t) => Some(prop_yes_no(&t, "shareBacking")?),
         None => None,
     };
+    let mut iotune = IoTune::default();
+    let has_iotune = child(n, "iotune").is_some();
+    for (i, f) in IOTUNE_FIELDS.iter().enumerate().filter(|_| has_iotune) {
+        match xpath_ull(n, &format!("iotune/{f}"), None) {
+            Ok(v) => iotune.values[i] = v.unwrap_or(0),
+            Err(()) => {
+                return Err(xml_error(format!(
+                    "disk iotune field '{f}' must be an integer"
+                )))
+            }
+        }
+    }
+    iotune.group_name = has_iotune
+        .then(|| xstring(n, "iotune/group_name"))
+        .flatten();
     Ok(Disk {
         device,
-        source: DiskSource {
-            type_,
-            path,
-            format,
-            metadata_cache_max,
-            backing,
-        },
+        source,
         startup_policy,
         model,
         snapshot,
@@ -425,6 +375,9 @@ pub(super) fn parse(n: Node) -> Result<Disk> {
         vendor: xstring(n, "vendor"),
         product: xstring(n, "product"),
         backend_domain: xattr(n, "backenddomain", "name"),
+        iotune,
+        auth_in_disk,
+        encryption_in_disk,
         info: parse_info(n, true)?,
     })
 }
@@ -434,14 +387,11 @@ pub(crate) fn disk_name_to_index(name: &str) -> Option<u32> {
     let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
         .iter()
         .find_map(|p| name.strip_prefix(p))?;
-    let letters: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_lowercase())
-        .collect();
-    if letters.is_empty() {
+    let n_letters = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+    if n_letters == 0 {
         return None;
     }
-    let digits = &rest[letters.len()..];
+    let (letters, digits) = rest.split_at(n_letters);
     if !digits.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
@@ -480,8 +430,9 @@ pub(super) fn insert(disks: &mut Vec<Disk>, disk: Disk) {
     }
 }
 
-/// `virDomainDiskDefPostParse`.
-pub(crate) fn post_parse(disk: &mut Disk) -> Result<()> {
+/// `virDomainDiskDefPostParse`; `scsi_hostdevs` are the drive addresses SCSI host devices
+/// already have (`controller, bus, target, unit`).
+pub(crate) fn post_parse(disk: &mut Disk, scsi_hostdevs: &[(u32, u32, u32, u32)]) -> Result<()> {
     if let Some(t) = &disk.target {
         if let Some(s) = t.strip_prefix("ioemu:") {
             disk.target = Some(s.to_string());
@@ -507,16 +458,65 @@ pub(crate) fn post_parse(disk: &mut Disk) -> Result<()> {
     if disk.snapshot.is_none() && disk.readonly {
         disk.snapshot = Some(SnapshotLocation::No);
     }
+    let src = &mut disk.source;
+    if src.type_ == StorageType::Network && src.net.protocol == Some(NetProtocol::Iscsi) {
+        if let Some(p) = &src.path {
+            if !p.contains('/') {
+                src.path = Some(format!("{p}/0"));
+            }
+        }
+    }
+    if let Some((_, managed @ None, _)) = &mut src.nvme {
+        *managed = Some(true);
+    }
+    if src.type_ == StorageType::Vhostuser && disk.snapshot.is_none() {
+        disk.snapshot = Some(SnapshotLocation::No);
+    }
     if disk.info.address.is_none() {
         if let Some(t) = disk.target.clone() {
-            assign_address(disk, &t)?;
+            assign_address(disk, &t, scsi_hostdevs)?;
         }
     }
     Ok(())
 }
 
+/// The test driver's `virDomainDeviceDefPostParseCheckFeatures` for disks: it cannot pass file
+/// descriptors.
+pub(crate) fn check_features(disk: &Disk) -> Result<()> {
+    if disk.source.fdgroup.is_some() {
+        return Err(unsupported(format!(
+            "driver does not support FD passing for disk '{}'",
+            disk.target.as_deref().unwrap_or("(null)")
+        )));
+    }
+    Ok(())
+}
+
+/// `virDomainDiskExpandGroupIoTune`: a disk naming an I/O group without limits takes the
+/// group's limits from the first disk that has them.
+pub(crate) fn expand_group_iotune(disks: &mut [Disk]) {
+    for i in 0..disks.len() {
+        let Some(g) = disks[i].iotune.group_name.clone() else {
+            continue;
+        };
+        if disks[i].iotune.has_any() {
+            continue;
+        }
+        if let Some(src) = disks
+            .iter()
+            .find(|d| d.iotune.group_name.as_deref() == Some(&g) && d.iotune.has_any())
+        {
+            disks[i].iotune = src.iotune.clone();
+        }
+    }
+}
+
 /// `virDomainDiskDefAssignAddress` (the test driver uses a narrow SCSI bus: 7 units).
-fn assign_address(disk: &mut Disk, target: &str) -> Result<()> {
+fn assign_address(
+    disk: &mut Disk,
+    target: &str,
+    scsi_hostdevs: &[(u32, u32, u32, u32)],
+) -> Result<()> {
     let Some(idx) = disk_name_to_index(target) else {
         return Err(xml_error(format!(
             "Unknown disk name '{target}' and no address specified"
@@ -529,7 +529,15 @@ fn assign_address(disk: &mut Disk, target: &str) -> Result<()> {
         unit,
     };
     disk.info.address = match disk.bus {
-        DiskBus::Scsi => Some(drive(idx / 7, 0, idx % 7)),
+        DiskBus::Scsi => {
+            let (controller, unit) = (idx / 7, idx % 7);
+            if scsi_hostdevs.contains(&(controller, 0, 0, unit)) {
+                return Err(unsupported(format!(
+                    "using disk target name '{target}' conflicts with SCSI host device address controller='{controller}' bus='0' target='0' unit='{unit}"
+                )));
+            }
+            Some(drive(controller, 0, unit))
+        }
         DiskBus::Ide => Some(drive(idx / 4, (idx % 4) / 2, idx % 2)),
         DiskBus::Sata => Some(drive(idx / 6, 0, idx % 6)),
         DiskBus::Fdc => Some(drive(idx / 2, 0, idx % 2)),
@@ -538,32 +546,216 @@ fn assign_address(disk: &mut Disk, target: &str) -> Result<()> {
     Ok(())
 }
 
+fn validate_source_chain(src: &DiskSource) -> Result<()> {
+    let mut next = Some(src);
+    while let Some(s) = next {
+        if s.type_ == StorageType::Network {
+            if let Some(a) = &s.auth {
+                let proto = s.net.protocol.unwrap_or(NetProtocol::None);
+                if matches!(
+                    proto,
+                    NetProtocol::Nbd
+                        | NetProtocol::Sheepdog
+                        | NetProtocol::Gluster
+                        | NetProtocol::Tftp
+                        | NetProtocol::Vxhs
+                        | NetProtocol::Nfs
+                ) {
+                    return Err(unsupported(format!(
+                        "authentication is not supported for protocol '{}'",
+                        proto.as_str()
+                    )));
+                }
+                let Some(usage) = ss::secret_usage(a) else {
+                    return Err(unsupported(format!(
+                        "unknown secret type '{}'",
+                        a.secret_type.as_deref().unwrap_or("<null>")
+                    )));
+                };
+                if (proto == NetProtocol::Iscsi && usage != SecretUsage::Iscsi)
+                    || (proto == NetProtocol::Rbd && usage != SecretUsage::Ceph)
+                {
+                    return Err(unsupported(format!(
+                        "invalid secret type '{}'",
+                        usage.as_str()
+                    )));
+                }
+            }
+        }
+        if let Some(e) = &s.encryption {
+            if e.format == ss::EncryptionFormat::Luks && e.cipher.is_some() {
+                return Err(unsupported(
+                    "supplying <cipher> for domain disk definition is unnecessary",
+                ));
+            }
+        }
+        next = match &s.backing {
+            Some(Some(b)) => Some(b),
+            _ => None,
+        };
+    }
+    Ok(())
+}
+
+fn vhostuser_validate(d: &Disk) -> Result<()> {
+    let u = |s: &str| Err(unsupported(s));
+    if d.bus != DiskBus::Virtio {
+        return u("vhostuser disk supports only virtio bus");
+    }
+    if d.snapshot != Some(SnapshotLocation::No) {
+        return u("only snapshot=no is supported with vhostuser disk");
+    }
+    let dr = &d.driver;
+    if dr.cache.is_some_and(|c| c != DiskCache::Default) {
+        return u("cache is not supported with vhostuser disk");
+    }
+    if dr.error_policy.is_some() || dr.rerror_policy.is_some() {
+        return u("error_policy is not supported with vhostuser disk");
+    }
+    if dr.io.is_some() {
+        return u("io is not supported with vhostuser disk");
+    }
+    if dr.ioeventfd.is_some() {
+        return u("ioeventfd is not supported with vhostuser disk");
+    }
+    if dr.copy_on_read.is_some() {
+        return u("copy_on_read is not supported with vhostuser disk");
+    }
+    if dr.discard.is_some() {
+        return u("discard is not supported with vhostuser disk");
+    }
+    if dr.iothread != 0 {
+        return u("iothread is not supported with vhostuser disk");
+    }
+    if dr.detect_zeroes.is_some() {
+        return u("detect_zeroes is not supported with vhostuser disk");
+    }
+    if d.source.metadata_cache_max.is_some_and(|m| m > 0) {
+        return u("metadata_cache is not supported with vhostuser disk");
+    }
+    if d.iotune.group_name.is_some() || d.iotune.has_any() {
+        return u("iotune is not supported with vhostuser disk");
+    }
+    if d.source.backing.is_some() {
+        return u("backingStore is not supported with vhostuser disk");
+    }
+    if d.source.encryption.is_some() {
+        return u("encryption is not supported with vhostuser disk");
+    }
+    if d.readonly {
+        return u("readonly is not supported with vhostuser disk");
+    }
+    if d.shareable {
+        return u("shareable is not supported with vhostuser disk");
+    }
+    if d.transient.is_some() {
+        return u("transient is not supported with vhostuser disk");
+    }
+    if d.serial.is_some() {
+        return u("serial is not supported with vhostuser disk");
+    }
+    if d.wwn.is_some() {
+        return u("wwn is not supported with vhostuser disk");
+    }
+    if d.vendor.is_some() {
+        return u("vendor is not supported with vhostuser disk");
+    }
+    if d.product.is_some() {
+        return u("product is not supported with vhostuser disk");
+    }
+    if d.source.auth.is_some() {
+        return u("auth is not supported with vhostuser disk");
+    }
+    let (c, h, s, t) = d.geometry;
+    if c > 0 || h > 0 || s > 0 || t != GeometryTrans::Default {
+        return u("geometry is not supported with vhostuser disk");
+    }
+    if d.blockio.0 > 0 || d.blockio.1 > 0 {
+        return u("blockio is not supported with vhostuser disk");
+    }
+    Ok(())
+}
+
+/// Whether the source has nothing to read (`virStorageSourceIsEmpty`).
+fn source_is_empty(s: &DiskSource) -> bool {
+    (matches!(
+        s.type_,
+        StorageType::File | StorageType::Block | StorageType::Dir
+    ) && s.path.is_none())
+        || s.type_ == StorageType::None
+        || (s.type_ == StorageType::Network
+            && s.net.protocol.unwrap_or(NetProtocol::None) == NetProtocol::None)
+}
+
 /// `virDomainDiskDefValidate`.
-pub(crate) fn validate(disk: &Disk) -> Result<()> {
+pub(crate) fn validate(disk: &Disk, vm_seclabels: &[Seclabel]) -> Result<()> {
     let Some(dst) = disk.target.as_deref() else {
-        return Err(match &disk.source.path {
-            Some(p) => report(code::NO_TARGET, domain::DOMAIN, p.clone()),
-            None => bare(code::NO_TARGET, domain::DOMAIN),
+        return Err(match (&disk.source.pool, &disk.source.path) {
+            (Some((p, v, _)), _) => report(
+                code::NO_TARGET,
+                domain::DOMAIN,
+                format!("pool = '{p}', volume = '{v}'"),
+            ),
+            (None, Some(p)) => report(code::NO_TARGET, domain::DOMAIN, p.clone()),
+            (None, None) => bare(code::NO_TARGET, domain::DOMAIN),
         });
     };
+    validate_source_chain(&disk.source)?;
     if disk.sgio == Some(Sgio::Unfiltered) {
         return Err(unsupported("unfiltered sgio is no longer supported"));
     }
+    let src = &disk.source;
     if disk.device == DiskDevice::Lun {
-        if disk.source.type_ != StorageType::Block {
+        if src.type_ == StorageType::Network {
+            let p = src.net.protocol.unwrap_or(NetProtocol::None);
+            if p != NetProtocol::Iscsi {
+                return Err(unsupported(format!(
+                    "disk device='lun' is not supported for protocol='{}'",
+                    p.as_str()
+                )));
+            }
+        } else if src.type_ != StorageType::Block && src.type_ != StorageType::Volume {
             return Err(unsupported(
                 "disk device='lun' is only valid for block type disk source",
             ));
         }
-        if !matches!(disk.source.format, None | Some(StorageFormat::Raw)) {
+        if !matches!(src.format, None | Some(StorageFormat::Raw)) {
             return Err(unsupported("disk device 'lun' must use 'raw' format"));
         }
+        if src.slice.is_some() {
+            return Err(unsupported(
+                "disk device 'lun' doesn't support storage slice",
+            ));
+        }
+        if src
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.format != ss::EncryptionFormat::Default)
+        {
+            return Err(unsupported("disk device 'lun' doesn't support encryption"));
+        }
     } else {
+        if src.pr.is_some() {
+            return Err(unsupported("<reservations/> allowed only for lun devices"));
+        }
         if disk.rawio.is_some() {
             return Err(unsupported("rawio can be used only with device='lun'"));
         }
         if disk.sgio.is_some() {
             return Err(unsupported("sgio can be used only with device='lun'"));
+        }
+    }
+    let v = &disk.iotune.values;
+    for (t, r, w, what) in [
+        (0, 1, 2, "bytes_sec"),
+        (3, 4, 5, "iops_sec"),
+        (6, 7, 8, "bytes_sec_max"),
+        (9, 10, 11, "iops_sec_max"),
+    ] {
+        if v[t] != 0 && (v[r] != 0 || v[w] != 0) {
+            return Err(xml_error(format!(
+                "total and read/write {what} cannot be set at the same time"
+            )));
         }
     }
     let at = disk.info.address_type();
@@ -611,6 +803,20 @@ pub(crate) fn validate(disk: &Disk) -> Result<()> {
         }
         disk.driver.virtio.check_absent()?;
     }
+    if let Some((0, _, _)) = src.nvme {
+        return Err(unsupported("NVMe namespace can't be zero"));
+    }
+    if src.type_ == StorageType::Vhostuser {
+        vhostuser_validate(disk)?;
+    }
+    let mut next = Some(src);
+    while let Some(s) = next {
+        seclabel::validate_device(&s.seclabels, vm_seclabels)?;
+        next = match &s.backing {
+            Some(Some(b)) => Some(b),
+            _ => None,
+        };
+    }
     if disk.tray != Tray::Closed && !matches!(disk.device, DiskDevice::Floppy | DiskDevice::Cdrom) {
         return Err(unsupported("tray is only valid for cdrom and floppy"));
     }
@@ -641,7 +847,17 @@ pub(crate) fn validate(disk: &Disk) -> Result<()> {
     if disk.removable.is_some() && disk.bus != DiskBus::Usb {
         return Err(xml_error("removable is only valid for usb disks"));
     }
-    if let Some(p) = disk.startup_policy {
+    if let Some(p) = disk.startup_policy.filter(|p| *p != StartupPolicy::Default) {
+        if !matches!(
+            src.type_,
+            StorageType::Volume | StorageType::File | StorageType::Block | StorageType::Dir
+        ) {
+            return Err(xml_error(format!(
+                "disk startupPolicy '{}' is not allowed for disk of '{}' type",
+                p.as_str(),
+                src.type_.as_str()
+            )));
+        }
         if disk.device != DiskDevice::Cdrom
             && disk.device != DiskDevice::Floppy
             && p == StartupPolicy::Requisite
@@ -671,26 +887,10 @@ pub(crate) fn validate(disk: &Disk) -> Result<()> {
     if disk.device == DiskDevice::Floppy && !dst.starts_with("fd") {
         return Err(internal(format!("Invalid floppy device name: {dst}")));
     }
-    if disk.source.path.is_none() && disk.device == DiskDevice::Disk {
+    if source_is_empty(src) && disk.device == DiskDevice::Disk {
         return Err(report(code::NO_SOURCE, domain::DOMAIN, dst));
     }
     Ok(())
-}
-
-fn format_source(b: &mut Buf, s: &DiskSource, policy: Option<StartupPolicy>) {
-    let mut attrs = Buf::new();
-    let attr = match s.type_ {
-        StorageType::Block => " dev='%s'",
-        StorageType::Dir => " dir='%s'",
-        _ => " file='%s'",
-    };
-    attrs.esc(attr, s.path.as_deref());
-    if let Some(p) = policy {
-        if p != StartupPolicy::Default {
-            attrs.add(&format!(" startupPolicy='{}'", p.as_str()));
-        }
-    }
-    b.element("source", attrs, b.child());
 }
 
 fn format_metadata_cache(b: &mut Buf, max: Option<u64>) {
@@ -720,9 +920,32 @@ fn format_backing(b: &mut Buf, s: &DiskSource) {
     let mut fkids = kids.child();
     format_metadata_cache(&mut fkids, bs.metadata_cache_max);
     kids.element("format", fattrs, fkids);
-    format_source(&mut kids, bs, None);
+    ss::format_source(&mut kids, bs, "source", None, false, false);
     format_backing(&mut kids, bs);
     b.element("backingStore", attrs, kids);
+}
+
+/// `virDomainDiskDefFormatIotune`.
+fn format_iotune(b: &mut Buf, t: &IoTune) {
+    let mut k = b.child();
+    for (i, f) in IOTUNE_FIELDS.iter().enumerate().take(12) {
+        if t.values[i] != 0 {
+            k.add(&format!("<{f}>{}</{f}>\n", t.values[i]));
+        }
+    }
+    if t.values[12] != 0 {
+        k.add(&format!(
+            "<size_iops_sec>{}</size_iops_sec>\n",
+            t.values[12]
+        ));
+    }
+    k.esc("<group_name>%s</group_name>\n", t.group_name.as_deref());
+    for (i, f) in IOTUNE_FIELDS.iter().enumerate().skip(13) {
+        if t.values[i] != 0 {
+            k.add(&format!("<{f}>{}</{f}>\n", t.values[i]));
+        }
+    }
+    b.element("iotune", Buf::new(), k);
 }
 
 pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
@@ -809,7 +1032,21 @@ pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
     format_metadata_cache(&mut dk, d.source.metadata_cache_max);
     k.element("driver", da, dk);
 
-    format_source(&mut k, &d.source, d.startup_policy);
+    if d.auth_in_disk {
+        if let Some(a) = &d.source.auth {
+            ss::format_auth(&mut k, a);
+        }
+    }
+    ss::format_source(
+        &mut k,
+        &d.source,
+        "source",
+        d.startup_policy
+            .filter(|p| *p != StartupPolicy::Default)
+            .map(|p| p.as_str()),
+        d.auth_in_disk,
+        d.encryption_in_disk,
+    );
     format_backing(&mut k, &d.source);
     k.esc("<backenddomain name='%s'/>\n", d.backend_domain.as_deref());
     let (cyls, heads, secs, trans) = d.geometry;
@@ -851,6 +1088,7 @@ pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
         k.add(&format!(" rotation_rate='{}'", d.rotation_rate));
     }
     k.add("/>\n");
+    format_iotune(&mut k, &d.iotune);
     if d.readonly {
         k.add("<readonly/>\n");
     }
@@ -868,6 +1106,11 @@ pub(super) fn format(b: &mut Buf, d: &Disk, _opts: FormatOpts) {
     k.esc("<wwn>%s</wwn>\n", d.wwn.as_deref());
     k.esc("<vendor>%s</vendor>\n", d.vendor.as_deref());
     k.esc("<product>%s</product>\n", d.product.as_deref());
+    if d.encryption_in_disk {
+        if let Some(e) = &d.source.encryption {
+            ss::format_encryption(&mut k, e);
+        }
+    }
     format_info(&mut k, &d.info, true);
     b.element("disk", attrs, k);
 }

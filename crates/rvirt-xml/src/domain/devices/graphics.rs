@@ -3,9 +3,8 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    child, children, internal, not_modelled, prop, prop_enum, prop_enum_required, prop_int,
-    prop_on_off, prop_yes_no, str_to_i, unsupported, xml_enum, xml_error, yes_no, Node, Result,
-    XmlEnum,
+    child, children, internal, prop, prop_enum, prop_enum_required, prop_int, prop_on_off,
+    prop_yes_no, str_to_i, unsupported, xml_enum, xml_error, yes_no, Node, Result, XmlEnum,
 };
 use crate::domain::FormatOpts;
 
@@ -161,6 +160,16 @@ pub struct Graphics {
     pub sdl_gl: Option<bool>,
     /// `<gl rendernode>` (egl-headless).
     pub egl_rendernode: Option<String>,
+    /// `replaceUser='yes'` (RDP).
+    pub replace_user: bool,
+    /// `multiUser='yes'` (RDP).
+    pub multi_user: bool,
+    /// `p2p='yes'` (D-Bus).
+    pub p2p: bool,
+    /// `address=` (D-Bus).
+    pub dbus_address: Option<String>,
+    /// `<gl enable rendernode>` (D-Bus).
+    pub dbus_gl: Option<(bool, Option<String>)>,
 }
 
 fn parse_auth(n: &Node, t: GraphicsType) -> Result<GraphicsAuth> {
@@ -329,6 +338,11 @@ pub(super) fn parse(n: Node) -> Result<Graphics> {
         fullscreen: false,
         sdl_gl: None,
         egl_rendernode: None,
+        replace_user: false,
+        multi_user: false,
+        p2p: false,
+        dbus_address: None,
+        dbus_gl: None,
     };
     match type_ {
         GraphicsType::Vnc => {
@@ -432,11 +446,42 @@ pub(super) fn parse(n: Node) -> Result<Graphics> {
                 g.egl_rendernode = prop(&c, "rendernode");
             }
         }
-        other => {
-            return Err(not_modelled(format!(
-                "<graphics type='{}'>",
-                other.as_str()
-            )))
+        GraphicsType::Rdp => {
+            parse_listens(&mut g, &n)?;
+            match prop(&n, "port") {
+                Some(p) => {
+                    g.port = str_to_i(&p, 10)
+                        .ok_or_else(|| internal(format!("cannot parse rdp port {p}")))?;
+                    if g.port == -1 {
+                        g.autoport = true;
+                    }
+                }
+                None => g.autoport = true,
+            }
+            if prop(&n, "autoport").as_deref() == Some("yes") {
+                g.autoport = true;
+            }
+            if g.autoport {
+                g.port = 0;
+            }
+            g.replace_user = prop(&n, "replaceUser").as_deref() == Some("yes");
+            g.multi_user = prop(&n, "multiUser").as_deref() == Some("yes");
+        }
+        GraphicsType::Desktop => {
+            g.fullscreen = prop_yes_no(&n, "fullscreen")?.unwrap_or(false);
+            g.display = prop(&n, "display");
+        }
+        GraphicsType::Dbus => {
+            g.p2p = prop_yes_no(&n, "p2p")?.unwrap_or(false);
+            g.dbus_address = prop(&n, "address");
+            if let Some(c) = child(n, "gl") {
+                let rendernode = prop(&c, "rendernode");
+                let enable = required(&c, "enable", prop_yes_no(&c, "enable")?)?;
+                g.dbus_gl = Some((enable, rendernode));
+            }
+            if let Some(a) = child(n, "audio") {
+                g.audio_id = super::super::xml::prop_uint_required(&a, "id", 10, true)?;
+            }
         }
     }
     Ok(g)
@@ -571,7 +616,48 @@ pub(super) fn format(b: &mut Buf, g: &Graphics, opts: FormatOpts) {
                 b.add("/>\n");
             }
         }
-        _ => {}
+        GraphicsType::Rdp => {
+            if g.port != 0 {
+                b.add(&format!(" port='{}'", g.port));
+            } else if g.autoport {
+                b.add(" port='0'");
+            }
+            if g.autoport {
+                b.add(" autoport='yes'");
+            }
+            if g.replace_user {
+                b.add(" replaceUser='yes'");
+            }
+            if g.multi_user {
+                b.add(" multiUser='yes'");
+            }
+            listen_addr_attr(b, first, opts);
+        }
+        GraphicsType::Desktop => {
+            b.esc(" display='%s'", g.display.as_deref());
+            if g.fullscreen {
+                b.add(" fullscreen='yes'");
+            }
+        }
+        GraphicsType::Dbus => {
+            if g.p2p {
+                b.add(" p2p='yes'");
+            }
+            if let Some(a) = &g.dbus_address {
+                b.add(&format!(" address='{a}'"));
+            }
+            if g.dbus_gl.is_some() || g.audio_id > 0 {
+                open(b, &mut children);
+            }
+            if let Some((enable, rendernode)) = &g.dbus_gl {
+                b.add(&format!("<gl enable='{}'", yes_no(*enable)));
+                b.esc(" rendernode='%s'", rendernode.as_deref());
+                b.add("/>\n");
+            }
+            if g.audio_id > 0 {
+                b.add(&format!("<audio id='{}'/>\n", g.audio_id as i32));
+            }
+        }
     }
     for l in &g.listens {
         if opts.migratable && g.type_ == GraphicsType::Vnc && l.type_ == ListenType::Socket {

@@ -2,7 +2,8 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    child, internal, not_modelled, prop, unsupported, xml_enum, xml_error, Node, Result, XmlEnum,
+    child, internal, on_off, prop, prop_enum, prop_on_off, unsupported, xml_enum, xml_error, Node,
+    Result, XmlEnum,
 };
 use super::{format_info, parse_info, AddressType, DeviceInfo, VirtioOptions};
 use crate::domain::{Arch, FormatOpts, Os, OsType, VirtType};
@@ -31,6 +32,20 @@ xml_enum! {
     }
 }
 
+xml_enum! {
+    /// `virDomainInputSourceGrab`.
+    pub enum InputGrab { Default = "default", All = "all" }
+}
+
+xml_enum! {
+    /// `virDomainInputSourceGrabToggle`.
+    pub enum InputGrabToggle {
+        Default = "default", CtrlCtrl = "ctrl-ctrl", AltAlt = "alt-alt",
+        ShiftShift = "shift-shift", MetaMeta = "meta-meta", ScrollLock = "scrolllock",
+        CtrlScrollLock = "ctrl-scrolllock",
+    }
+}
+
 /// An `<input>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
@@ -40,8 +55,14 @@ pub struct Input {
     pub bus: InputBus,
     /// `model=`.
     pub model: Option<InputModel>,
-    /// `<source evdev=…>` (passthrough).
+    /// `<source evdev=…>` (passthrough) or `<source dev=…>` (evdev), sanitized.
     pub evdev: Option<String>,
+    /// evdev `<source grab=…>`.
+    pub grab: Option<InputGrab>,
+    /// evdev `<source grabToggle=…>`.
+    pub grab_toggle: Option<InputGrabToggle>,
+    /// evdev `<source repeat=…>`.
+    pub repeat: Option<bool>,
     /// `<driver>` virtio options.
     pub virtio: VirtioOptions,
     /// Address and alias.
@@ -54,9 +75,6 @@ pub(super) fn parse(n: Node, os: &Os, virt: VirtType) -> Result<Input> {
     };
     let type_ = InputType::parse(&t)
         .ok_or_else(|| unsupported(format!("unknown input device type '{t}'")))?;
-    if type_ == InputType::Evdev {
-        return Err(not_modelled("<input type='evdev'>"));
-    }
     let model = match prop(&n, "model") {
         None => None,
         Some(m) => match InputModel::parse(&m) {
@@ -75,6 +93,8 @@ pub(super) fn parse(n: Node, os: &Os, virt: VirtType) -> Result<Input> {
                     InputBus::Ps2
                 } else if is_s390 || type_ == InputType::Passthrough {
                     InputBus::Virtio
+                } else if type_ == InputType::Evdev {
+                    InputBus::None
                 } else {
                     InputBus::Usb
                 }
@@ -94,13 +114,21 @@ pub(super) fn parse(n: Node, os: &Os, virt: VirtType) -> Result<Input> {
     {
         return Err(xml_error("Invalid address for a USB device"));
     }
-    let mut evdev = None;
+    let (mut evdev, mut grab, mut grab_toggle, mut repeat) = (None, None, None, None);
     if let Some(s) = child(n, "source") {
-        if type_ == InputType::Passthrough {
-            evdev = prop(&s, "evdev");
-            if evdev.is_none() {
-                return Err(xml_error("Missing evdev path for input device"));
-            }
+        evdev = match type_ {
+            InputType::Passthrough => prop(&s, "evdev"),
+            InputType::Evdev => prop(&s, "dev"),
+            _ => None,
+        }
+        .map(|p| crate::conf::sanitize_path(&p));
+        if matches!(type_, InputType::Passthrough | InputType::Evdev) && evdev.is_none() {
+            return Err(xml_error("Missing evdev path for input device"));
+        }
+        if type_ == InputType::Evdev {
+            grab = prop_enum(&s, "grab", true)?;
+            grab_toggle = prop_enum(&s, "grabToggle", true)?;
+            repeat = prop_on_off(&s, "repeat")?;
         }
     }
     let virtio = match child(n, "driver") {
@@ -112,6 +140,9 @@ pub(super) fn parse(n: Node, os: &Os, virt: VirtType) -> Result<Input> {
         bus,
         model,
         evdev,
+        grab,
+        grab_toggle,
+        repeat,
         virtio,
         info,
     })
@@ -137,7 +168,20 @@ pub(super) fn format(b: &mut Buf, i: &Input, opts: FormatOpts) {
     i.virtio.format(&mut da);
     k.element("driver", da, Buf::new());
     let mut sa = Buf::new();
-    sa.esc(" evdev='%s'", i.evdev.as_deref());
+    if i.type_ == InputType::Evdev {
+        sa.esc(" dev='%s'", i.evdev.as_deref());
+    } else {
+        sa.esc(" evdev='%s'", i.evdev.as_deref());
+    }
+    if let Some(g) = i.grab {
+        sa.add(&format!(" grab='{}'", g.as_str()));
+    }
+    if let Some(g) = i.grab_toggle {
+        sa.add(&format!(" grabToggle='{}'", g.as_str()));
+    }
+    if let Some(r) = i.repeat {
+        sa.add(&format!(" repeat='{}'", on_off(r)));
+    }
     k.element("source", sa, Buf::new());
     format_info(&mut k, &i.info, false);
     b.element("input", attrs, k);

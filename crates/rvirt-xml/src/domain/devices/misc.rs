@@ -3,7 +3,8 @@
 
 use super::super::buf::Buf;
 use super::super::xml::{
-    children, internal, prop, prop_uint_required, unsupported, xml_enum, Node, Result, XmlEnum,
+    children, internal, prop, prop_uint_required, unsupported, xml_enum, xml_error, Node, Result,
+    XmlEnum,
 };
 use super::{format_info, parse_info, DeviceInfo};
 
@@ -336,6 +337,7 @@ xml_enum! {
 
 /// Where an `<rng>` device gets its entropy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum RngBackend {
     /// `model='random'`: a host device (default `/dev/random`).
     Random(Option<String>),
@@ -396,7 +398,7 @@ pub(super) fn parse_rng(n: Node) -> Result<Rng> {
             let st = super::ChrSourceType::parse(&t)
                 .ok_or_else(|| unsupported(format!("unknown backend type '{t}' for egd")))?;
             let mut src = super::ChrSource::new(st);
-            super::chr::parse_source(be, &mut src)?;
+            super::chr::parse_source(be, &mut src, false)?;
             RngBackend::Egd(src)
         }
         "builtin" => RngBackend::Builtin,
@@ -450,4 +452,66 @@ pub(super) fn format_rng(b: &mut Buf, r: &Rng, opts: crate::domain::FormatOpts) 
     format_info(b, &r.info, false);
     b.adjust(-2);
     b.add("</rng>\n");
+}
+
+/// A `<lease>` (`virDomainLeaseDef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// `<lockspace>`.
+    pub lockspace: String,
+    /// `<key>`.
+    pub key: String,
+    /// `<target path>`.
+    pub path: String,
+    /// `<target offset>`.
+    pub offset: u64,
+}
+
+/// `virDomainLeaseDefParseXML`.
+pub(super) fn parse_lease(n: Node) -> Result<Lease> {
+    let Some(key) = super::super::xml::xstring(n, "key") else {
+        return Err(xml_error("Missing 'key' element for lease"));
+    };
+    let Some(lockspace) = super::super::xml::xstring(n, "lockspace") else {
+        return Err(super::super::xml::unknown_cause());
+    };
+    let Some(t) = super::super::xml::first(n, "target") else {
+        return Err(xml_error("Missing 'target' element for lease"));
+    };
+    let Some(path) = super::super::xml::prop(&t, "path") else {
+        return Err(xml_error(
+            "Missing 'path' attribute to 'target' element for lease",
+        ));
+    };
+    let offset = super::super::xml::prop_ull(&t, "offset", 10, false)?.unwrap_or(0);
+    Ok(Lease {
+        lockspace,
+        key,
+        path,
+        offset,
+    })
+}
+
+/// `virDomainLeaseDefFormat`.
+pub(super) fn format_lease(b: &mut Buf, l: &Lease) {
+    b.add("<lease>\n");
+    b.adjust(2);
+    b.esc("<lockspace>%s</lockspace>\n", Some(&l.lockspace));
+    b.esc("<key>%s</key>\n", Some(&l.key));
+    b.esc("<target path='%s'", Some(&l.path));
+    if l.offset != 0 {
+        b.add(&format!(" offset='{}'", l.offset));
+    }
+    b.add("/>\n");
+    b.adjust(-2);
+    b.add("</lease>\n");
+}
+
+/// `virDomainNVRAMDefFormat`: the `<devices><nvram>` element (an address only).
+pub(super) fn format_nvram(b: &mut Buf, info: &DeviceInfo) {
+    b.add("<nvram>\n");
+    b.adjust(2);
+    format_info(b, info, false);
+    b.adjust(-2);
+    b.add("</nvram>\n");
 }

@@ -9,26 +9,42 @@ mod audio;
 mod chr;
 mod controller;
 mod disk;
+mod filesystem;
 mod graphics;
+mod hostdev;
 mod input;
 mod memballoon;
+mod memory;
 mod misc;
 mod net;
+mod redirdev;
+mod shmem;
+mod smartcard;
+mod storage_source;
+mod tpm;
 mod validate;
 mod video;
 
 pub use audio::{Audio, AudioFormat, AudioIo, AudioType, SdlDriver};
 pub use chr::{Chr, ChrDeviceType, ChrSource, ChrSourceType, ChrTargetType};
 pub use controller::{Controller, ControllerType};
-pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, StorageType};
+pub use disk::{Disk, DiskBus, DiskDevice, DiskSource, IoTune, StorageType};
+pub use filesystem::{Filesystem, FsDriver, FsType};
 pub use graphics::{Graphics, GraphicsListen, GraphicsType};
+pub use hostdev::{Hostdev, HostdevSource};
 pub use input::{Input, InputBus, InputType};
 pub use memballoon::{Memballoon, MemballoonModel};
+pub use memory::{MemoryDevice, MemoryModel};
 pub use misc::{
-    Hub, Iommu, IommuModel, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
+    Hub, Iommu, IommuModel, Lease, Panic, PanicModel, Rng, RngBackend, RngModel, Sound, SoundCodec,
     SoundModel, Vsock, VsockModel, Watchdog, WatchdogAction, WatchdogModel,
 };
 pub use net::{Mac, Net, NetSource, NetType};
+pub use redirdev::{Redirdev, UsbRule};
+pub use shmem::{Shmem, ShmemModel, ShmemRole};
+pub use smartcard::{Smartcard, SmartcardSource};
+pub use storage_source::{Auth, Encryption, NetHost, NetProtocol, SecretLookup, StorageFormat};
+pub use tpm::{Tpm, TpmBackend, TpmBackendType, TpmModel};
 pub use video::{Video, VideoType};
 
 use super::buf::Buf;
@@ -63,6 +79,8 @@ pub enum Address {
         function: u32,
         /// `multifunction=`.
         multifunction: Option<bool>,
+        /// `<zpci uid fid>` (s390).
+        zpci: Option<(Option<u32>, Option<u32>)>,
     },
     /// `type='drive'`.
     Drive {
@@ -132,6 +150,17 @@ pub enum Address {
     Unassigned,
 }
 
+/// `<rom enabled bar file>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rom {
+    /// `enabled=`.
+    pub enabled: Option<bool>,
+    /// `bar=`.
+    pub bar: Option<bool>,
+    /// `file=`.
+    pub file: Option<String>,
+}
+
 /// What every device carries (`virDomainDeviceInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeviceInfo {
@@ -145,6 +174,8 @@ pub struct DeviceInfo {
     pub acpi_index: Option<u32>,
     /// `<master startport=…>` (USB companion controllers).
     pub master_startport: Option<u32>,
+    /// `<rom>` (interfaces and host devices).
+    pub rom: Rom,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -178,8 +209,14 @@ pub struct Devices {
     pub disks: Vec<Disk>,
     /// `<controller>`s, grouped by type and sorted by index.
     pub controllers: Vec<Controller>,
+    /// `<lease>`s.
+    pub leases: Vec<Lease>,
+    /// `<filesystem>`s.
+    pub filesystems: Vec<Filesystem>,
     /// `<interface>`s.
     pub nets: Vec<Net>,
+    /// `<smartcard>`s.
+    pub smartcards: Vec<Smartcard>,
     /// `<serial>`s.
     pub serials: Vec<Chr>,
     /// `<parallel>`s.
@@ -190,6 +227,8 @@ pub struct Devices {
     pub channels: Vec<Chr>,
     /// `<input>`s.
     pub inputs: Vec<Input>,
+    /// `<tpm>`s.
+    pub tpms: Vec<Tpm>,
     /// `<graphics>`.
     pub graphics: Vec<Graphics>,
     /// `<sound>`s.
@@ -198,6 +237,12 @@ pub struct Devices {
     pub audios: Vec<Audio>,
     /// `<video>`s (the primary first).
     pub videos: Vec<Video>,
+    /// `<hostdev>`s.
+    pub hostdevs: Vec<Hostdev>,
+    /// `<redirdev>`s.
+    pub redirdevs: Vec<Redirdev>,
+    /// `<redirfilter>` rules (`None`: no element).
+    pub redirfilter: Option<Vec<UsbRule>>,
     /// `<hub>`s.
     pub hubs: Vec<Hub>,
     /// `<watchdog>`.
@@ -206,41 +251,28 @@ pub struct Devices {
     pub memballoon: Option<Memballoon>,
     /// `<rng>`s.
     pub rngs: Vec<Rng>,
+    /// `<devices><nvram>` (its address).
+    pub nvram: Option<DeviceInfo>,
     /// `<panic>`s.
     pub panics: Vec<Panic>,
+    /// `<shmem>`s.
+    pub shmems: Vec<Shmem>,
+    /// `<memory>` devices.
+    pub memories: Vec<MemoryDevice>,
     /// `<iommu>`.
     pub iommu: Option<Iommu>,
     /// `<vsock>`.
     pub vsock: Option<Vsock>,
 }
 
-/// Device elements libvirt knows and rvirt does not model yet.
-const NOT_MODELLED: &[&str] = &[
-    "lease",
-    "filesystem",
-    "smartcard",
-    "hostdev",
-    "tpm",
-    "nvram",
-    "redirdev",
-    "redirfilter",
-    "shmem",
-    "memory",
-    "crypto",
-];
-
 pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     let mut d = Devices {
         emulator: super::xml::xstring(root, "devices/emulator"),
         ..Default::default()
     };
-    for n in select(root, "devices/*") {
-        let name = n.tag_name().name();
-        if NOT_MODELLED.contains(&name) {
-            return Err(not_modelled(format!("<devices><{name}>")));
-        }
-    }
-    for n in select(root, "devices/disk") {
+    let disk_nodes = select(root, "devices/disk");
+    d.disks.reserve_exact(disk_nodes.len());
+    for n in disk_nodes {
         let disk = disk::parse(n)?;
         disk::insert(&mut d.disks, disk);
     }
@@ -249,8 +281,17 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
         .controllers
         .iter()
         .any(|c| c.type_ == ControllerType::Usb && c.model.as_deref() == Some("none"));
+    for n in select(root, "devices/lease") {
+        d.leases.push(misc::parse_lease(n)?);
+    }
+    for n in select(root, "devices/filesystem") {
+        d.filesystems.push(filesystem::parse(n)?);
+    }
     for n in select(root, "devices/interface") {
         d.nets.push(net::parse(n)?);
+    }
+    for n in select(root, "devices/smartcard") {
+        d.smartcards.push(smartcard::parse(n)?);
     }
     // Parallel ports get their port number at parse time, after the earlier ones.
     for n in select(root, "devices/parallel") {
@@ -298,6 +339,16 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
             d.videos.push(v);
         }
     }
+    for n in select(root, "devices/hostdev") {
+        let h = hostdev::parse(n)?;
+        if matches!(h.source, HostdevSource::Usb { .. }) && usb_none {
+            return Err(unsupported(
+                "Can't add host USB device: USB is disabled in this host",
+            ));
+        }
+        d.hostdevs.push(h);
+        maybe_add_hostdev_scsi_controllers(&mut d);
+    }
     let watchdogs = select(root, "devices/watchdog");
     if watchdogs.len() > 1 {
         return Err(internal("only a single watchdog device is supported"));
@@ -315,6 +366,22 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     for n in select(root, "devices/rng") {
         d.rngs.push(misc::parse_rng(n)?);
     }
+    let tpms = select(root, "devices/tpm");
+    if tpms.len() > 2 {
+        return Err(xml_error(
+            "a maximum of two TPM devices is supported, one of them being a TPM Proxy device",
+        ));
+    }
+    for n in tpms {
+        d.tpms.push(tpm::parse(n)?);
+    }
+    let nvrams = select(root, "devices/nvram");
+    if nvrams.len() > 1 {
+        return Err(internal("only a single nvram device is supported"));
+    }
+    if let Some(n) = nvrams.first() {
+        d.nvram = Some(parse_info(*n, false)?);
+    }
     for n in select(root, "devices/hub") {
         let h = misc::parse_hub(n)?;
         if usb_none {
@@ -324,8 +391,26 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
         }
         d.hubs.push(h);
     }
+    for n in select(root, "devices/redirdev") {
+        d.redirdevs.push(redirdev::parse(n)?);
+    }
+    let filters = select(root, "devices/redirfilter");
+    if filters.len() > 1 {
+        return Err(internal(
+            "only one set of redirection filter rule is supported",
+        ));
+    }
+    if let Some(n) = filters.first() {
+        d.redirfilter = Some(redirdev::parse_filter(*n)?);
+    }
     for n in select(root, "devices/panic") {
         d.panics.push(misc::parse_panic(n)?);
+    }
+    for n in select(root, "devices/shmem") {
+        d.shmems.push(shmem::parse(n)?);
+    }
+    for n in select(root, "devices/memory") {
+        d.memories.push(memory::parse(n)?);
     }
     let iommus = select(root, "devices/iommu");
     if iommus.len() > 1 {
@@ -348,9 +433,82 @@ pub(super) use chr::{post_parse as chr_post_parse, Chr as ChrDef};
 pub(super) use controller::{
     add_implicit as add_implicit_controllers, assign_indexes, validate as validate_controllers,
 };
-pub(super) use disk::post_parse as disk_post_parse;
+pub(super) use disk::{
+    check_features as disk_check_features, expand_group_iotune, post_parse as disk_post_parse,
+};
+pub(super) use filesystem::post_parse as fs_post_parse;
 pub(super) use graphics::post_parse as graphics_post_parse;
+pub(super) use hostdev::{post_parse as hostdev_post_parse, same_device as same_hostdev};
+pub(super) use memory::post_parse as memory_post_parse;
 pub(super) use validate::run as validate_devices;
+
+/// `virDomainStorageSourceParse` for a source whose type is set (the NVRAM image).
+pub(super) fn parse_storage_source(n: Node, s: &mut DiskSource) -> Result<()> {
+    storage_source::parse_source(n, s)
+}
+
+/// `virDomainDiskSourceFormat` without startup policy.
+pub(super) fn format_storage_source(b: &mut Buf, s: &DiskSource, element: &str) {
+    storage_source::format_source(b, s, element, None, false, false);
+}
+
+/// `virDomainDefMaybeAddHostdevSCSIcontroller`: SCSI controllers up to the highest one a SCSI
+/// host device names, with the model of that controller.
+pub(super) fn maybe_add_hostdev_scsi_controllers(d: &mut Devices) {
+    let mut max: i64 = -1;
+    let mut model: Option<String> = None;
+    for h in d.hostdevs.iter().filter(|h| h.is_scsi()) {
+        let c = match h.info.address {
+            Some(Address::Drive { controller, .. }) => controller as i64,
+            _ => 0,
+        };
+        if c > max {
+            max = c;
+            if let Some(cont) = d
+                .controllers
+                .iter()
+                .find(|x| x.type_ == ControllerType::Scsi && x.index == Some(c as i32))
+            {
+                if cont.model.is_some() {
+                    model = cont.model.clone();
+                }
+            }
+        }
+    }
+    for i in 0..=max {
+        let i = i as i32;
+        if !d
+            .controllers
+            .iter()
+            .any(|x| x.type_ == ControllerType::Scsi && x.index == Some(i))
+        {
+            let mut c = Controller::implicit(ControllerType::Scsi, i);
+            c.model = model.clone();
+            d.controllers.push(c);
+        }
+    }
+}
+
+/// Whether SCSI `unit` of controller `index` cannot take a device
+/// (`virDomainSCSIDriveAddressIsUsed`'s per-model limits).
+pub(crate) fn scsi_unit_reserved(controllers: &[Controller], index: u32, unit: u32) -> bool {
+    let Some(c) = controllers
+        .iter()
+        .find(|x| x.type_ == ControllerType::Scsi && x.index == Some(index as i32))
+    else {
+        return false;
+    };
+    let (max, reserved): (i64, i64) = match c.model.as_deref() {
+        Some("virtio-scsi" | "virtio-transitional" | "virtio-non-transitional") => (16383, -1),
+        Some("ibmvscsi") => (31, 7),
+        Some("lsisas1068") => (1, -1),
+        Some("lsisas1078") => (255, -1),
+        Some("lsilogic" | "vmpvscsi" | "buslogic") => (-1, 7),
+        Some("ncr53c90" | "dc390" | "am53c974") => (6, -1),
+        _ => (-1, -1),
+    };
+    (max != -1 && unit as i64 > max) || (reserved != -1 && unit as i64 == reserved)
+}
 pub(super) use video::{post_parse as video_post_parse, Video as VideoDef};
 
 /// The `<devices>` element.
@@ -365,8 +523,17 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for c in &d.controllers {
         controller::format(b, c, opts);
     }
+    for l in &d.leases {
+        misc::format_lease(b, l);
+    }
+    for f in &d.filesystems {
+        filesystem::format(b, f);
+    }
     for n in &d.nets {
         net::format(b, n, opts);
+    }
+    for s in &d.smartcards {
+        smartcard::format(b, s, opts);
     }
     for c in &d.serials {
         chr::format(b, c, opts);
@@ -394,6 +561,9 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for i in &d.inputs {
         input::format(b, i, opts);
     }
+    for t in &d.tpms {
+        tpm::format(b, t);
+    }
     for g in &d.graphics {
         graphics::format(b, g, opts);
     }
@@ -405,6 +575,15 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     }
     for v in &d.videos {
         video::format(b, v, opts);
+    }
+    for h in &d.hostdevs {
+        hostdev::format(b, h);
+    }
+    for r in &d.redirdevs {
+        redirdev::format(b, r, opts);
+    }
+    if let Some(f) = &d.redirfilter {
+        redirdev::format_filter(b, f);
     }
     for h in &d.hubs {
         misc::format_hub(b, h);
@@ -418,8 +597,17 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
     for r in &d.rngs {
         misc::format_rng(b, r, opts);
     }
+    if let Some(n) = &d.nvram {
+        misc::format_nvram(b, n);
+    }
     for p in &d.panics {
         misc::format_panic(b, p);
+    }
+    for s in &d.shmems {
+        shmem::format(b, s);
+    }
+    for m in &d.memories {
+        memory::format(b, m);
     }
     if let Some(i) = &d.iommu {
         misc::format_iommu(b, i);
@@ -442,6 +630,11 @@ fn keep_alias(a: &str) -> bool {
 
 /// `virDomainDeviceInfoParseXML`. `allow_boot` for devices that take `<boot order>`.
 pub(crate) fn parse_info(n: Node, allow_boot: bool) -> Result<DeviceInfo> {
+    parse_info_ext(n, allow_boot, false)
+}
+
+/// `virDomainDeviceInfoParseXML` with `VIR_DOMAIN_DEF_PARSE_ALLOW_ROM` when `allow_rom`.
+pub(crate) fn parse_info_ext(n: Node, allow_boot: bool, allow_rom: bool) -> Result<DeviceInfo> {
     let mut info = DeviceInfo::default();
     if let Some(a) = xattr(n, "alias", "name") {
         if keep_alias(&a) {
@@ -473,8 +666,21 @@ pub(crate) fn parse_info(n: Node, allow_boot: bool) -> Result<DeviceInfo> {
             }
         }
     }
-    if child(n, "rom").is_some() && allow_boot {
-        return Err(not_modelled("<rom>"));
+    if allow_rom {
+        if let Some(r) = first(n, "rom") {
+            info.rom = Rom {
+                enabled: super::xml::prop_yes_no(&r, "enabled")?,
+                bar: prop_on_off(&r, "bar")?,
+                file: prop(&r, "file"),
+            };
+            if info.rom.enabled == Some(false)
+                && (info.rom.bar.is_some() || info.rom.file.is_some())
+            {
+                return Err(unsupported(
+                    "ROM tuning is not supported when ROM is disabled",
+                ));
+            }
+        }
     }
     if let Some(a) = child(n, "acpi") {
         info.acpi_index = prop_uint(&a, "index", 10, true)?;
@@ -507,31 +713,23 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
             let multifunction = prop_on_off(a, "multifunction")?;
             let empty = domain == 0 && bus == 0 && slot == 0;
             if !empty {
-                if bus > 0xff {
-                    return Err(pci_error(format!(
-                        "Invalid PCI address bus='0x{bus:x}', must be <= 0xFF"
-                    )));
-                }
-                if slot > 0x1f {
-                    return Err(pci_error(format!(
-                        "Invalid PCI address slot='0x{slot:x}', must be <= 0x1F"
-                    )));
-                }
-                if function > 7 {
-                    return Err(pci_error(format!(
-                        "Invalid PCI address function=0x{function:x}, must be <= 7"
-                    )));
-                }
+                check_pci_addr(domain, bus, slot, function)?;
             }
-            if child(*a, "zpci").is_some() {
-                return Err(not_modelled("<address><zpci>"));
-            }
+            let zpci = match a.children().find(|c| is_zpci(c)) {
+                None => None,
+                Some(z) => {
+                    let uid = prop_uint(&z, "uid", 0, false)?;
+                    let fid = prop_uint(&z, "fid", 0, false)?;
+                    (uid.is_some() || fid.is_some()).then_some((uid, fid))
+                }
+            };
             Address::Pci {
                 domain,
                 bus,
                 slot,
                 function,
                 multifunction,
+                zpci,
             }
         }
         AddressType::Drive => Address::Drive {
@@ -600,6 +798,11 @@ fn parse_address(a: &Node) -> Result<Option<Address>> {
     }))
 }
 
+/// libvirt finds `<zpci>` by local name among the element children (any namespace).
+fn is_zpci(n: &Node) -> bool {
+    n.is_element() && n.tag_name().name() == "zpci"
+}
+
 /// `virDomainDeviceUSBAddressParsePort`: up to four dot-separated numbers.
 fn parse_usb_port(p: &str) -> Option<[u32; 4]> {
     let mut out = [0u32; 4];
@@ -629,6 +832,26 @@ fn device_error(detail: String) -> crate::XmlError {
     )
 }
 
+/// `virPCIDeviceAddressIsValid` with reporting, for a non-empty address.
+pub(crate) fn check_pci_addr(_domain: u32, bus: u32, slot: u32, function: u32) -> Result<()> {
+    if bus > 0xff {
+        return Err(pci_error(format!(
+            "Invalid PCI address bus='0x{bus:x}', must be <= 0xFF"
+        )));
+    }
+    if slot > 0x1f {
+        return Err(pci_error(format!(
+            "Invalid PCI address slot='0x{slot:x}', must be <= 0x1F"
+        )));
+    }
+    if function > 7 {
+        return Err(pci_error(format!(
+            "Invalid PCI address function=0x{function:x}, must be <= 7"
+        )));
+    }
+    Ok(())
+}
+
 fn pci_error(detail: String) -> crate::XmlError {
     super::xml::report(
         rvirt_proto::error::code::XML_ERROR,
@@ -654,6 +877,18 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
     if let Some(s) = info.master_startport {
         b.add(&format!("<master startport='{s}'/>\n"));
     }
+    let rom = &info.rom;
+    if rom.enabled.is_some() || rom.bar.is_some() || rom.file.is_some() {
+        b.add("<rom");
+        if let Some(e) = rom.enabled {
+            b.add(&format!(" enabled='{}'", super::xml::yes_no(e)));
+        }
+        if let Some(bar) = rom.bar {
+            b.add(&format!(" bar='{}'", super::xml::on_off(bar)));
+        }
+        b.esc(" file='%s'", rom.file.as_deref());
+        b.add("/>\n");
+    }
     if let Some(i) = info.acpi_index {
         b.add(&format!("<acpi index='{i}'/>\n"));
     }
@@ -661,6 +896,7 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
         return;
     };
     let mut attrs = Buf::new();
+    let mut kids = b.child();
     attrs.add(&format!(" type='{}'", info.address_type().as_str()));
     match addr {
         Address::Pci {
@@ -669,7 +905,15 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
             slot,
             function,
             multifunction,
+            zpci,
         } => {
+            if let Some((uid, fid)) = zpci {
+                kids.add(&format!(
+                    "<zpci uid='0x{:04x}' fid='0x{:08x}'/>\n",
+                    uid.unwrap_or(0),
+                    fid.unwrap_or(0)
+                ));
+            }
             if *domain != 0 || *bus != 0 || *slot != 0 {
                 attrs.add(&format!(
                     " domain='0x{domain:04x}' bus='0x{bus:02x}' slot='0x{slot:02x}' function='0x{function}'"
@@ -732,7 +976,16 @@ pub(crate) fn format_info(b: &mut Buf, info: &DeviceInfo, allow_boot: bool) {
             }
         }
     }
-    b.element("address", attrs, b.child());
+    b.element("address", attrs, kids);
+}
+
+/// Re-indents text formatted by the network/storage half (`conf::Buf`, indentation 0) into
+/// `b` at its current depth.
+pub(crate) fn embed(b: &mut Buf, text: &str) {
+    for line in text.lines() {
+        b.add(line);
+        b.add("\n");
+    }
 }
 
 /// `<driver>` virtio options shared by many devices.

@@ -18,7 +18,7 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     let d = &def.devices;
     for x in &d.disks {
         info(&x.info)?;
-        disk::validate(x)?;
+        disk::validate(x, &def.seclabels)?;
     }
     for x in &d.nets {
         info(&x.info)?;
@@ -28,6 +28,17 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         info(&x.info)?;
         ensure_audio(def, x.audio_id)?;
     }
+    // libvirt's hostdev list starts with the interfaces' host devices (sharing their info).
+    for x in &d.nets {
+        if let Some(h) = x.hostdev() {
+            let mut h = h.clone();
+            h.info = x.info.clone();
+            super::hostdev::validate(&h)?;
+        }
+    }
+    for x in &d.hostdevs {
+        super::hostdev::validate(x)?;
+    }
     for x in &d.videos {
         info(&x.info)?;
         video(x, d.videos.len())?;
@@ -35,6 +46,13 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     for x in &d.controllers {
         info(&x.info)?;
         controller(x)?;
+    }
+    for x in &d.smartcards {
+        info(&x.info)?;
+        super::smartcard::validate(x)?;
+        if let super::SmartcardSource::Passthrough(src) = &x.source {
+            chr_source(src, None, &def.seclabels)?;
+        }
     }
     for x in d
         .serials
@@ -44,11 +62,15 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
         .chain(&d.consoles)
     {
         info(&x.info)?;
-        chr(x)?;
+        chr(x, &def.seclabels)?;
     }
     for x in &d.inputs {
         info(&x.info)?;
         input(x, def)?;
+    }
+    for x in &d.filesystems {
+        info(&x.info)?;
+        super::filesystem::validate(x)?;
     }
     if let Some(w) = &d.watchdog {
         info(&w.info)?;
@@ -59,14 +81,46 @@ pub(crate) fn run(def: &DomainDef) -> Result<()> {
     for r in &d.rngs {
         info(&r.info)?;
         if let super::RngBackend::Egd(src) = &r.backend {
-            chr_source(src, None)?;
+            chr_source(src, None, &def.seclabels)?;
         }
+    }
+    if let Some(n) = &d.nvram {
+        info(n)?;
     }
     for x in &d.hubs {
         info(&x.info)?;
     }
+    for x in &d.shmems {
+        info(&x.info)?;
+        super::shmem::validate(x)?;
+    }
+    for x in &d.tpms {
+        info(&x.info)?;
+        super::tpm::validate(x)?;
+    }
     for x in &d.panics {
         info(&x.info)?;
+    }
+    let ppc64 = matches!(
+        def.os.arch,
+        crate::domain::Arch::Ppc64 | crate::domain::Arch::Ppc64le
+    );
+    for x in &d.memories {
+        info(&x.info)?;
+        super::memory::validate(x, def.numa.cells.len(), ppc64)?;
+    }
+    for x in &d.redirdevs {
+        info(&x.info)?;
+        let has_usb = d
+            .controllers
+            .iter()
+            .any(|c| c.type_ == ControllerType::Usb && c.model.as_deref() != Some("none"));
+        if !has_usb {
+            return Err(unsupported(
+                "cannot add redirected USB device: USB is disabled for this domain",
+            ));
+        }
+        chr_source(&x.source, None, &def.seclabels)?;
     }
     if let Some(i) = &d.iommu {
         info(&i.info)?;
@@ -116,16 +170,46 @@ fn info(i: &DeviceInfo) -> Result<()> {
     Ok(())
 }
 
-fn chr(c: &Chr) -> Result<()> {
-    chr_source(&c.source, Some(c))
+fn chr(c: &Chr, vm: &[crate::domain::Seclabel]) -> Result<()> {
+    chr_source(&c.source, Some(c), vm)
+}
+
+fn channel_name(ch: &Option<String>) -> Result<()> {
+    match ch {
+        None => Err(unsupported(
+            "Missing source channel attribute for char device",
+        )),
+        Some(ch)
+            if !ch
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
+        {
+            Err(report(
+                code::INVALID_ARG,
+                domain::DOMAIN,
+                "Invalid character in source channel for char device",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `virDomainChrSourceDefValidate`.
-fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
+pub(super) fn chr_source(
+    s: &super::ChrSource,
+    c: Option<&Chr>,
+    vm: &[crate::domain::Seclabel],
+) -> Result<()> {
     let missing_path = || internal("Missing source path attribute for char device");
+    let reconnect_bind = || internal("chardev reconnect is possible only for connect mode");
     match s.type_ {
         ChrSourceType::File | ChrSourceType::Dev | ChrSourceType::Pipe if s.path.is_none() => {
             return Err(missing_path())
+        }
+        ChrSourceType::Nmdm if s.nmdm.0.is_some() != s.nmdm.1.is_some() => {
+            return Err(internal(
+                "Should define both master and slave path attributes for nmdm device",
+            ))
         }
         ChrSourceType::Tcp => {
             if s.host.is_none() {
@@ -133,6 +217,9 @@ fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
             }
             if s.service.is_none() {
                 return Err(internal("Missing source service attribute for char device"));
+            }
+            if s.listen && s.reconnect.enabled.is_some() {
+                return Err(reconnect_bind());
             }
         }
         ChrSourceType::Udp if s.service.is_none() => {
@@ -146,38 +233,68 @@ fn chr_source(s: &super::ChrSource, c: Option<&Chr>) -> Result<()> {
             if s.path.is_none() && !auto {
                 return Err(missing_path());
             }
+            if s.listen && s.reconnect.enabled.is_some() {
+                return Err(reconnect_bind());
+            }
         }
-        ChrSourceType::Spiceport => match &s.channel {
-            None => {
-                return Err(unsupported(
-                    "Missing source channel attribute for char device",
-                ))
-            }
-            Some(ch)
-                if !ch
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
-            {
-                return Err(report(
-                    code::INVALID_ARG,
-                    domain::DOMAIN,
-                    "Invalid character in source channel for char device",
-                ))
-            }
-            _ => {}
-        },
+        ChrSourceType::Spiceport | ChrSourceType::Dbus => channel_name(&s.channel)?,
         _ => {}
     }
-    Ok(())
+    crate::domain::seclabel::validate_device(&s.seclabels, vm)
 }
 
 /// `virDomainNetDefValidate` (the parts that apply to the modelled types).
 fn net(n: &Net) -> Result<()> {
-    if n.managed_tap == Some(false) && n.type_() != NetType::Ethernet {
+    let t = n.type_();
+    if (!n.host_ip.ips.is_empty() || !n.host_ip.routes.is_empty()) && t != NetType::Ethernet {
+        return Err(unsupported(format!(
+            "Invalid attempt to set network interface host-side IP route and/or address info on interface of type '{}'. This is only supported on interfaces of type 'ethernet'",
+            t.as_str()
+        )));
+    }
+    if n.managed_tap == Some(false) && t != NetType::Ethernet {
         return Err(unsupported(format!(
             "unmanaged target dev is not supported on interfaces of type '{}'",
-            n.type_().as_str()
+            t.as_str()
         )));
+    }
+    if let Some((ty, persistent)) = &n.teaming {
+        if *ty == super::hostdev::TeamingType::Transient {
+            if persistent.is_none() {
+                return Err(unsupported(
+                    "teaming persistent attribute must be set if teaming type is 'transient'",
+                ));
+            }
+        } else if persistent.is_some() {
+            return Err(unsupported(format!(
+                "teaming persistent attribute not allowed if teaming type is '{}'",
+                ty.as_str()
+            )));
+        }
+    }
+    if n.isolated_port == Some(true) {
+        if !matches!(t, NetType::Network | NetType::Bridge) {
+            return Err(unsupported(format!(
+                "interface {} - <port isolated='yes'/> is not supported for network interfaces with type='{}'",
+                n.mac,
+                t.as_str()
+            )));
+        }
+        if let Some(v) = &n.virtualport {
+            if v.type_ != crate::network::netdev::VPortType::None {
+                let name = match v.type_ {
+                    crate::network::netdev::VPortType::Qbg => "802.1Qbg",
+                    crate::network::netdev::VPortType::Qbh => "802.1Qbh",
+                    crate::network::netdev::VPortType::OpenVSwitch => "openvswitch",
+                    crate::network::netdev::VPortType::Midonet => "midonet",
+                    crate::network::netdev::VPortType::None => "none",
+                };
+                return Err(unsupported(format!(
+                    "interface {} - <port isolated='yes'/> is not supported for network interfaces with virtualport type='{name}'",
+                    n.mac
+                )));
+            }
+        }
     }
     let virtio = matches!(
         n.model.as_deref(),
@@ -185,6 +302,21 @@ fn net(n: &Net) -> Result<()> {
     );
     if !virtio {
         n.driver.virtio.check_absent()?;
+    }
+    if let super::NetSource::Vhostuser {
+        server, reconnect, ..
+    } = &n.source
+    {
+        if !virtio {
+            return Err(internal(
+                "Wrong or no <model> 'type' attribute specified with <interface type='vhostuser'/>. vhostuser requires the virtio-net* frontend",
+            ));
+        }
+        if *server && reconnect.enabled == Some(true) {
+            return Err(unsupported(
+                "'reconnect' attribute unsupported 'server' mode for <interface type='vhostuser'>",
+            ));
+        }
     }
     Ok(())
 }
@@ -376,6 +508,8 @@ fn graphics(def: &DomainDef, g: &Graphics) -> Result<()> {
     }
     if g.type_ == GraphicsType::Vnc {
         ensure_audio(def, g.audio_id)?;
+    } else if g.type_ == GraphicsType::Dbus && g.p2p && g.dbus_address.is_some() {
+        return Err(xml_error("D-Bus p2p with an address is not supported"));
     }
     Ok(())
 }
