@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/install-qemu.sh
+# libvirt 9.0's own test data (chain cases, qemu-img command lines, XML corpora), fetched from
+# Debian's source package into a cache at test time, never committed.
+LIBVIRT_SRC=$(scripts/fetch-libvirt-src.sh target/libvirt-src)
+export LIBVIRT_SRC RVIRT_LIBVIRT_SRC="$LIBVIRT_SRC"
 cargo fmt --all -- --check
 cargo build --workspace --all-targets --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings

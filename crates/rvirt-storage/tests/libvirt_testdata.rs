@@ -1,16 +1,28 @@
 //! libvirt 9.0's own chain tests (`tests/virstoragetest.c` TEST_CHAIN cases) run against our
 //! resolver, on libvirt's test images and expected outputs (`tests/virstoragetestdata/`), read
-//! from the unpacked libvirt source tree when it is present (LIBVIRT_SRC, default
-//! /work/libvirt-src/libvirt-9.0.0). Compared per layer: path, type and format.
+//! from the unpacked libvirt source tree (LIBVIRT_SRC, set by the test command; see src_tree). Compared per layer: path, type and format.
 
 use std::path::{Path, PathBuf};
 
 use rvirt_storage::{resolve_chain, Format, Source};
 
+/// libvirt's unpacked source tree: `LIBVIRT_SRC` (the test command sets it after fetching the
+/// tree with scripts/fetch-libvirt-src.sh, and then it must exist), else the fetch script's cache
+/// under `target/libvirt-src` if a developer has fetched it.
 fn src_tree() -> Option<PathBuf> {
-    let p = PathBuf::from(
-        std::env::var("LIBVIRT_SRC").unwrap_or_else(|_| "/work/libvirt-src/libvirt-9.0.0".into()),
-    );
+    if let Some(p) = std::env::var_os("LIBVIRT_SRC") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.join("tests/virstoragetestdata").is_dir(),
+            "LIBVIRT_SRC={} has no tests/virstoragetestdata: run scripts/fetch-libvirt-src.sh",
+            p.display()
+        );
+        return Some(p);
+    }
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/libvirt-src/libvirt-9.0.0"
+    ));
     p.join("tests/virstoragetestdata").is_dir().then_some(p)
 }
 

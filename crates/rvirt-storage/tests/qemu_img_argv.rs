@@ -1,7 +1,6 @@
 //! libvirt 9.0's own `qemu-img` command-line tests (`tests/storagevolxml2argvtest.c`) run
 //! against our builder, on libvirt's pool/volume XML and expected command lines, read from the
-//! unpacked libvirt source tree when it is present (LIBVIRT_SRC, default
-//! /work/libvirt-src/libvirt-9.0.0).
+//! unpacked libvirt source tree (LIBVIRT_SRC, set by the test command; see src_tree).
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +8,23 @@ use rvirt_storage::pool::qemu_img::{create_args, ConvertStep};
 use rvirt_xml::storage::vol::parse_flags;
 use rvirt_xml::storage::{PoolDef, PoolType, VolDef};
 
+/// libvirt's unpacked source tree: `LIBVIRT_SRC` (the test command sets it after fetching the
+/// tree with scripts/fetch-libvirt-src.sh, and then it must exist), else the fetch script's cache
+/// under `target/libvirt-src` if a developer has fetched it.
 fn src_tree() -> Option<PathBuf> {
-    let p = PathBuf::from(
-        std::env::var("LIBVIRT_SRC").unwrap_or_else(|_| "/work/libvirt-src/libvirt-9.0.0".into()),
-    );
+    if let Some(p) = std::env::var_os("LIBVIRT_SRC") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.join("tests/storagevolxml2argvdata").is_dir(),
+            "LIBVIRT_SRC={} has no tests/storagevolxml2argvdata: run scripts/fetch-libvirt-src.sh",
+            p.display()
+        );
+        return Some(p);
+    }
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/libvirt-src/libvirt-9.0.0"
+    ));
     p.join("tests/storagevolxml2argvdata").is_dir().then_some(p)
 }
 
