@@ -261,6 +261,7 @@ fn round_trip(d: &Rvirtd, prog: &Path, tmp: &TempDir, src: &Path, vol: &str, see
     }
     let counters = d.wait_streams(seen + 2);
     let (up, down) = (counters[seen], counters[seen + 1]);
+    eprintln!("{}: upload {up:?}, download {down:?}", prog.display());
     // Upload: the client's data and holes came in; nothing went out.
     let data: u64 = REGIONS.iter().map(|r| r.1).sum();
     assert!(up.2 >= data && up.2 <= DATA_MAX, "upload counters {up:?}");
