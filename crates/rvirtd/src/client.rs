@@ -6,8 +6,8 @@
 //! STREAM_HOLE packets to their stream's task ([`crate::stream`]), drops other packets that are
 //! not calls, and runs each call. A call that opens a stream (volume upload/download, console)
 //! is answered like any other, and its stream then runs as a task of the connection. A call
-//! starts in the reader itself: one that completes without waiting (every test-driver call, most calls that only look at daemon state) is answered right
-//! there, with no task spawned and no other thread woken. A call that has to wait — for I/O, the
+//! starts in the reader itself: one that completes without waiting (every test-driver call,
+//! most calls that only look at daemon state) is answered right there, with no task spawned and no other thread woken. A call that has to wait — for I/O, the
 //! blocking pool, a lock — moves to a task of its own at its first wait, so a slow call still
 //! holds only itself: the reader goes on with the client's next call, and other clients are
 //! never affected. A call with a large argument (a big XML document, slow to parse) runs on the
