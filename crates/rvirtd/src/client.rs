@@ -2,20 +2,19 @@
 //!
 //! The connection's reader cuts packets out of a buffer (one `read` usually brings a whole call;
 //! the length word is checked before anything is allocated for it, and a bad length or header
-//! closes the connection, as libvirtd does), answers keepalive PINGs, hands STREAM and
-//! STREAM_HOLE packets to their stream's task ([`crate::stream`]), drops other packets that are
-//! not calls, and runs each call. A call that opens a stream (volume upload/download, console)
-//! is answered like any other, and its stream then runs as a task of the connection. A call
-//! starts in the reader itself: one that completes without waiting (every test-driver call,
-//! most calls that only look at daemon state) is answered right there, with no task spawned and no other thread woken. A call that has to wait — for I/O, the
-//! blocking pool, a lock — moves to a task of its own at its first wait, so a slow call still
-//! holds only itself: the reader goes on with the client's next call, and other clients are
-//! never affected. A call with a large argument (a big XML document, slow to parse) runs on the
-//! blocking pool from the start, off the daemon's one event-loop thread. At most
-//! `max_client_requests` calls run at once; with that many waiting, the reader stops reading,
-//! like libvirtd. Calls that change the connection's state (open, close, auth, event
-//! registration) wait for the running calls to finish and run alone, so pipelined requests keep
-//! their order.
+//! closes the connection, as libvirtd does), answers keepalive PINGs, hands STREAM and STREAM_HOLE
+//! packets to their stream's task ([`crate::stream`]), drops other packets that are not calls, and
+//! runs each call. A call that opens a stream (volume upload/download, console) is answered like
+//! any other, and its stream then runs as a task of the connection. A call starts in the reader
+//! itself: one that completes without waiting (every test-driver call, most calls that only look at
+//! daemon state) is answered right there, with no task spawned and no other thread woken. A call
+//! that has to wait — for I/O, the blocking pool, a lock — moves to a task of its own at its first
+//! wait, so a slow call still holds only itself: the reader goes on with the client's next call,
+//! and other clients are never affected. A call with a large argument (a big XML document, slow to
+//! parse) runs on the blocking pool from the start, off the daemon's one event-loop thread. At most
+//! `max_client_requests` calls run at once; with that many waiting, the reader stops reading, like
+//! libvirtd. Calls that change the connection's state (open, close, auth, event registration) wait
+//! for the running calls to finish and run alone, so pipelined requests keep their order.
 //!
 //! Replies, events and keepalives are written by whoever produces them, in the order they are
 //! queued, straight to the socket when it takes them; a writer task takes over only when the
