@@ -78,6 +78,7 @@ fn answer(proc_: i32, payload: &[u8]) -> Result<Outcome, Box<RemoteError>> {
         CONNECT_CLOSE => Outcome {
             result: Ok(crate::client::Body::empty()),
             close_after: true,
+            stream: None,
         },
         CONNECT_GET_LIB_VERSION => Outcome::ok(&UHyperRet {
             value: rvirt::LIB_VERSION,

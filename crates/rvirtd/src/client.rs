@@ -2,18 +2,19 @@
 //!
 //! The connection's reader cuts packets out of a buffer (one `read` usually brings a whole call;
 //! the length word is checked before anything is allocated for it, and a bad length or header
-//! closes the connection, as libvirtd does), answers keepalive PINGs, drops packets that are not
-//! calls, and runs each call. A call starts in the reader itself: one that completes without
-//! waiting (every test-driver call, most calls that only look at daemon state) is answered right
-//! there, with no task spawned and no other thread woken. A call that has to wait — for I/O, the
-//! blocking pool, a lock — moves to a task of its own at its first wait, so a slow call still
-//! holds only itself: the reader goes on with the client's next call, and other clients are
-//! never affected. A call with a large argument (a big XML document, slow to parse) runs on the
-//! blocking pool from the start, off the daemon's one event-loop thread. At most
-//! `max_client_requests` calls run at once; with that many waiting, the reader stops reading,
-//! like libvirtd. Calls that change the connection's state (open, close, auth, event
-//! registration) wait for the running calls to finish and run alone, so pipelined requests keep
-//! their order.
+//! closes the connection, as libvirtd does), answers keepalive PINGs, hands STREAM and STREAM_HOLE
+//! packets to their stream's task ([`crate::stream`]), drops other packets that are not calls, and
+//! runs each call. A call that opens a stream (volume upload/download, console) is answered like
+//! any other, and its stream then runs as a task of the connection. A call starts in the reader
+//! itself: one that completes without waiting (every test-driver call, most calls that only look at
+//! daemon state) is answered right there, with no task spawned and no other thread woken. A call
+//! that has to wait — for I/O, the blocking pool, a lock — moves to a task of its own at its first
+//! wait, so a slow call still holds only itself: the reader goes on with the client's next call,
+//! and other clients are never affected. A call with a large argument (a big XML document, slow to
+//! parse) runs on the blocking pool from the start, off the daemon's one event-loop thread. At most
+//! `max_client_requests` calls run at once; with that many waiting, the reader stops reading, like
+//! libvirtd. Calls that change the connection's state (open, close, auth, event registration) wait
+//! for the running calls to finish and run alone, so pipelined requests keep their order.
 //!
 //! Replies, events and keepalives are written by whoever produces them, in the order they are
 //! queued, straight to the socket when it takes them; a writer task takes over only when the
@@ -27,11 +28,13 @@ use crate::events::Registry;
 use crate::keepalive::{self, KeepAlive, Tick};
 use crate::paths::SocketKind;
 use crate::server::Shared;
+use crate::stream::{self, Streams};
 use crate::wire_error::rpc;
 use crate::{admin, dispatch};
+use async_trait::async_trait;
 use rvirt::Driver;
 use rvirt_proto::packet::{
-    body_len, Header, MessageType, Status, ADMIN_PROGRAM, FDS_MAX, HEADER_SIZE, LEN_SIZE,
+    body_len, Header, MessageType, Packet, Status, ADMIN_PROGRAM, FDS_MAX, HEADER_SIZE, LEN_SIZE,
     LXC_PROGRAM, PROTOCOL_VERSION, QEMU_PROGRAM, REMOTE_PROGRAM,
 };
 use rvirt_proto::remote::RemoteError;
@@ -121,6 +124,8 @@ pub(crate) struct Client {
     calls_idle: Notify,
     /// Event callbacks registered by this client.
     pub(crate) events: Mutex<Registry>,
+    /// Open data streams (volume upload/download, consoles), by their call's serial.
+    pub(crate) streams: Arc<Streams>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -318,7 +323,10 @@ impl Client {
 
     /// Adds a task to abort when the connection ends.
     pub(crate) fn own_task(&self, t: JoinHandle<()>) {
-        lock(&self.tasks).push(t);
+        let mut tasks = lock(&self.tasks);
+        // Streams come and go on a long-lived connection: forget the ones that ended.
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(t);
     }
 
     /// Whether calls are read-only.
@@ -336,6 +344,38 @@ impl Client {
             libc::shutdown(fd, libc::SHUT_RDWR);
         }
     }
+}
+
+/// Stream tasks write through the connection's queue, one frame at a time: a frame that has to
+/// wait for the socket is written before the stream produces the next, so a fast driver cannot
+/// fill the daemon's memory, and replies and events interleave with stream data in order.
+#[async_trait]
+impl stream::Wire for Client {
+    async fn send_frame(&self, frame: Vec<u8>) -> bool {
+        if self.push(frame) > 0 && unless_closed(self, self.drained()).await.is_none() {
+            return false;
+        }
+        !self.is_closed()
+    }
+}
+
+/// Serves the stream opened by call `call` (whose REPLY OK is queued) as a task of the
+/// connection; a slow stream holds only itself.
+fn start_stream(client: &Arc<Client>, call: Header, pending: stream::Pending) {
+    let c = client.clone();
+    let task = tokio::spawn(async move {
+        let wire: Arc<dyn stream::Wire> = c.clone();
+        let n = stream::serve(wire, c.streams.clone(), call, pending.rx, pending.ends).await;
+        let (data_out, holes_out, data_in, holes_in) = n.get();
+        debug!(
+            "stream",
+            "client {}: stream {} (procedure {}) ended: sent {data_out} data bytes, {holes_out} hole bytes; received {data_in} data bytes, {holes_in} hole bytes",
+            c.id,
+            call.serial,
+            call.proc_
+        );
+    });
+    client.own_task(task);
 }
 
 /// A reply payload, encoded behind room for the packet's length word and header, so that the
@@ -371,6 +411,8 @@ impl Body {
 pub(crate) struct Outcome {
     pub(crate) result: Result<Body, RemoteError>,
     pub(crate) close_after: bool,
+    /// The call opened a stream (its route is open): served once the reply is queued.
+    pub(crate) stream: Option<stream::Pending>,
 }
 
 impl Outcome {
@@ -378,12 +420,14 @@ impl Outcome {
         Self {
             result: Ok(Body::of(ret)),
             close_after: false,
+            stream: None,
         }
     }
     pub(crate) fn err(e: RemoteError) -> Self {
         Self {
             result: Err(e),
             close_after: false,
+            stream: None,
         }
     }
 }
@@ -564,7 +608,7 @@ async fn route(client: &Arc<Client>, h: &Header, payload: &[u8]) -> Outcome {
         )));
     }
     match h.prog {
-        REMOTE_PROGRAM => dispatch::call(client, h.proc_, payload).await,
+        REMOTE_PROGRAM => dispatch::call(client, h.proc_, h.serial, payload).await,
         ADMIN_PROGRAM => admin::call(client, h.proc_, payload),
         // The QEMU and LXC programs have no procedures in rvirtd yet.
         _ => Outcome::err(rpc(&format!("unknown procedure: {}", h.proc_))),
@@ -576,6 +620,9 @@ async fn answer(client: Arc<Client>, h: Header, payload: Vec<u8>) {
     let busy = client.busy();
     let outcome = route(&client, &h, &payload).await;
     client.push(reply_frame(&h, outcome.result));
+    if let Some(pending) = outcome.stream {
+        start_stream(&client, h, pending);
+    }
     drop(busy);
     if outcome.close_after {
         client.drained().await;
@@ -643,6 +690,18 @@ async fn read_loop(client: &Arc<Client>, mut rd: OwnedReadHalf, max: usize) {
             continue;
         }
         let mut payload = incoming.buf[at].to_vec();
+        if h.type_ == MessageType::Stream as i32 || h.type_ == MessageType::StreamHole as i32 {
+            // Data, holes, finish or abort of an open stream: to its task, which may make
+            // the reader wait while that stream has a full queue (libvirtd stops reading too).
+            let p = Packet { header: h, payload };
+            if unless_closed(client, client.streams.route(p))
+                .await
+                .is_none()
+            {
+                return;
+            }
+            continue;
+        }
         if h.type_ == MessageType::CallWithFds as i32 {
             if let Err(e) = take_fds(&mut incoming, &mut rd, &mut payload).await {
                 info!("client", "client {}: closing connection: {e}", client.id);
@@ -811,6 +870,7 @@ pub(crate) async fn serve(
         idle_waiters: AtomicUsize::new(0),
         calls_idle: Notify::new(),
         events: Mutex::new(Registry::default()),
+        streams: Arc::new(Streams::default()),
         tasks: Mutex::new(Vec::new()),
     });
     let _counted = shared.client_connected();
@@ -823,6 +883,8 @@ pub(crate) async fn serve(
 
     // Closing (and the daemon stopping, see `watchdog`) shuts the socket, which ends this.
     read_loop(&client, rd, max_requests.max(1) as usize).await;
+    // The streams' tasks see their routes close and abort the driver side of the transfers.
+    client.streams.close_all();
     client.close();
     let _ = writer.await;
     for t in lock(&client.tasks).drain(..) {

@@ -14,6 +14,7 @@ use crate::client::{Body, Client, Outcome};
 use crate::events::{self, Class};
 use crate::paths::SocketKind;
 use crate::readonly;
+use crate::stream;
 use crate::wire_error::{self, internal, report, rpc};
 use rvirt::{Driver, NodeInfo};
 use rvirt_proto::error::{code, domain};
@@ -527,8 +528,61 @@ async fn connection_call(
     })
 }
 
-/// Runs one call of the REMOTE program.
-pub(crate) async fn call(client: &Arc<Client>, proc_: i32, payload: &[u8]) -> Outcome {
+/// Procedures that open a data stream: libvirtd's checks, the driver's call, then the
+/// stream's route, opened before the reply is queued so that nothing the client sends right
+/// after REPLY OK is lost. `None` for every other procedure.
+async fn stream_call(
+    client: &Client,
+    num: u32,
+    serial: u32,
+    payload: &[u8],
+) -> Result<Option<stream::Pending>, Fail> {
+    let ends = match num {
+        p::STORAGE_VOL_UPLOAD | p::STORAGE_VOL_DOWNLOAD => {
+            let a: VolStreamArgs = decode(payload)?;
+            let d = driver(client, Conn::Secondary)?;
+            deny(client, num, a.flags)?;
+            let sparse = a.flags & rvirt::driver::vol_stream::SPARSE != 0;
+            if num == p::STORAGE_VOL_UPLOAD {
+                let sink = d.vol_upload(&a.vol, a.offset, a.length, a.flags).await?;
+                stream::Ends {
+                    incoming: Some(sink),
+                    outgoing: None,
+                    sparse,
+                }
+            } else {
+                let source = d.vol_download(&a.vol, a.offset, a.length, a.flags).await?;
+                stream::Ends {
+                    incoming: None,
+                    outgoing: Some(source),
+                    sparse,
+                }
+            }
+        }
+        p::DOMAIN_OPEN_CONSOLE => {
+            let a: DomainOpenConsoleArgs = decode(payload)?;
+            let d = driver(client, Conn::Hypervisor)?;
+            deny(client, num, a.flags)?;
+            let console = d
+                .domain_open_console(&a.dom, a.dev_name.as_deref(), a.flags)
+                .await?;
+            // What the client types goes to the console; its output to the client.
+            stream::Ends {
+                incoming: Some(console.tx),
+                outgoing: Some(console.rx),
+                sparse: false,
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(stream::Pending {
+        rx: client.streams.open(serial),
+        ends,
+    }))
+}
+
+/// Runs one call of the REMOTE program (`serial` names the stream a call may open).
+pub(crate) async fn call(client: &Arc<Client>, proc_: i32, serial: u32, payload: &[u8]) -> Outcome {
     let Some(info) = remote_procedure(proc_) else {
         return Outcome::err(rpc(&format!("unknown procedure: {proc_}")));
     };
@@ -537,12 +591,27 @@ pub(crate) async fn call(client: &Arc<Client>, proc_: i32, payload: &[u8]) -> Ou
         return Outcome {
             result: Ok(Body::empty()),
             close_after: true,
+            stream: None,
         };
+    }
+    if info.stream != rvirt_proto::procedure::StreamDir::None {
+        match stream_call(client, info.number, serial, payload).await {
+            Ok(Some(pending)) => {
+                return Outcome {
+                    result: Ok(Body::empty()),
+                    close_after: false,
+                    stream: Some(pending),
+                }
+            }
+            Err(Fail(e)) => return Outcome::err(*e),
+            Ok(None) => {}
+        }
     }
     match connection_call(client, info.number, info.name, payload).await {
         Ok(body) => Outcome {
             result: Ok(body),
             close_after: false,
+            stream: None,
         },
         Err(Fail(e)) => Outcome::err(*e),
     }

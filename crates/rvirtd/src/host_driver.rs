@@ -212,6 +212,9 @@ host_driver_impl! {
     storage: vol_resize(vol: &VolRef, capacity: u64, flags: u32) -> ();
     storage: vol_wipe(vol: &VolRef, flags: u32) -> ();
     storage: vol_wipe_pattern(vol: &VolRef, algorithm: u32, flags: u32) -> ();
+    storage: vol_upload(vol: &VolRef, offset: u64, length: u64, flags: u32) -> rvirt::stream::StreamSink;
+    storage: vol_download(vol: &VolRef, offset: u64, length: u64, flags: u32) -> rvirt::stream::StreamSource;
+    hypervisor: domain_open_console(dom: &DomainRef, dev_name: Option<&str>, flags: u32) -> rvirt::stream::DuplexStream;
 }
 
 #[cfg(test)]

@@ -82,6 +82,39 @@ impl Streams {
     }
 }
 
+/// A stream whose call succeeded: its route (opened before the reply was queued) and the
+/// driver's ends, to be served once the reply is queued.
+pub(crate) struct Pending {
+    pub rx: mpsc::Receiver<Packet>,
+    pub ends: Ends,
+}
+
+/// What crossed the wire on one stream, for the debug log: payload bytes of STREAM packets and
+/// the lengths announced by STREAM_HOLE packets (holes themselves carry no data).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub data_out: AtomicU64,
+    pub holes_out: AtomicU64,
+    pub data_in: AtomicU64,
+    pub holes_in: AtomicU64,
+}
+
+impl Counters {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+    /// `(data_out, holes_out, data_in, holes_in)`.
+    pub fn get(&self) -> (u64, u64, u64, u64) {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (
+            g(&self.data_out),
+            g(&self.holes_out),
+            g(&self.data_in),
+            g(&self.holes_in),
+        )
+    }
+}
+
 /// What one stream connects: the driver's ends and the opening call's header.
 pub(crate) struct Ends {
     /// Where the client's data goes (upload, console input).
@@ -96,6 +129,7 @@ struct Out<'a> {
     wire: &'a dyn Wire,
     call: Header,
     streams: &'a Streams,
+    counters: &'a Counters,
 }
 
 impl Out<'_> {
@@ -118,6 +152,7 @@ impl Out<'_> {
         self.streams
             .bytes_out
             .fetch_add(d.len() as u64, Ordering::Relaxed);
+        Counters::add(&self.counters.data_out, d.len() as u64);
         self.raw(MessageType::Stream, Status::Continue, d.to_vec())
             .await
     }
@@ -145,18 +180,21 @@ fn unexpected_hole() -> RemoteError {
     )
 }
 
-/// Runs the stream opened by `call` until it finishes, aborts, fails or the client goes away.
+/// Runs the stream opened by `call` until it finishes, aborts, fails or the client goes away;
+/// returns what crossed the wire.
 pub(crate) async fn serve(
     wire: Arc<dyn Wire>,
     streams: Arc<Streams>,
     call: Header,
     mut rx: mpsc::Receiver<Packet>,
     mut ends: Ends,
-) {
+) -> Counters {
+    let counters = Counters::default();
     let out = Out {
         wire: &*wire,
         call,
         streams: &streams,
+        counters: &counters,
     };
     // The driver's data ended (EOF sent); the client's STREAM OK is awaited.
     let mut eof_sent = false;
@@ -172,6 +210,7 @@ pub(crate) async fn serve(
                 }
                 Ok(Some(Chunk::Hole(n))) => {
                     if ends.sparse {
+                        Counters::add(&counters.holes_out, n);
                         let hole = StreamHole { length: n as i64, flags: 0 };
                         out.raw(MessageType::StreamHole, Status::Continue, xdr::to_bytes(&hole)).await;
                     } else {
@@ -214,6 +253,7 @@ pub(crate) async fn serve(
                         if p.payload.is_empty() {
                             continue;
                         }
+                        Counters::add(&counters.data_in, p.payload.len() as u64);
                         if let Err(e) = sink.send(Chunk::Data(p.payload)).await {
                             out.error(wire_error::from_driver(&e)).await;
                             break;
@@ -228,6 +268,7 @@ pub(crate) async fn serve(
                             }
                             break;
                         };
+                        Counters::add(&counters.holes_in, hole.length.max(0) as u64);
                         if let Err(e) = sink.send(Chunk::Hole(hole.length.max(0) as u64)).await {
                             out.error(wire_error::from_driver(&e)).await;
                             break;
@@ -274,6 +315,7 @@ pub(crate) async fn serve(
         }
     }
     streams.close(call.serial);
+    counters
 }
 
 #[cfg(test)]
