@@ -48,32 +48,7 @@ mod st {
     pub const SHUTOFF: u8 = 5;
 }
 
-/// State reasons.
-mod reason {
-    pub const UNKNOWN: i32 = 0;
-    pub const RUNNING_BOOTED: i32 = 1;
-    pub const RUNNING_UNPAUSED: i32 = 5;
-    pub const PAUSED_USER: i32 = 1;
-    pub const SHUTOFF_SHUTDOWN: i32 = 1;
-    pub const SHUTOFF_DESTROYED: i32 = 2;
-    pub const SHUTOFF_CRASHED: i32 = 3;
-}
-
-/// Lifecycle event details.
-mod detail {
-    pub const DEFINED_ADDED: i32 = 0;
-    pub const DEFINED_UPDATED: i32 = 1;
-    pub const UNDEFINED_REMOVED: i32 = 0;
-    pub const STARTED_BOOTED: i32 = 0;
-    pub const SUSPENDED_PAUSED: i32 = 0;
-    pub const RESUMED_UNPAUSED: i32 = 0;
-    pub const SHUTDOWN_FINISHED: i32 = 0;
-    pub const SHUTDOWN_GUEST: i32 = 1;
-    pub const SHUTDOWN_HOST: i32 = 2;
-    pub const STOPPED_SHUTDOWN: i32 = 0;
-    pub const STOPPED_DESTROYED: i32 = 1;
-    pub const STOPPED_CRASHED: i32 = 2;
-}
+use rvirt::types::{event_detail as detail, state_reason as reason};
 
 /// Flags the entry points accept.
 mod flag {

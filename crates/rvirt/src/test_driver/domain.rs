@@ -21,27 +21,7 @@ mod st {
     pub const SHUTOFF: i32 = 5;
 }
 
-/// State reasons (`virDomainRunningReason`, `virDomainPausedReason`, `virDomainShutoffReason`).
-mod reason {
-    pub const UNKNOWN: i32 = 0;
-    pub const RUNNING_BOOTED: i32 = 1;
-    pub const RUNNING_UNPAUSED: i32 = 5;
-    pub const PAUSED_USER: i32 = 1;
-    pub const SHUTOFF_SHUTDOWN: i32 = 1;
-    pub const SHUTOFF_DESTROYED: i32 = 2;
-}
-
-/// Lifecycle event details (`virDomainEvent*DetailType`).
-mod detail {
-    pub const DEFINED_ADDED: i32 = 0;
-    pub const DEFINED_UPDATED: i32 = 1;
-    pub const UNDEFINED_REMOVED: i32 = 0;
-    pub const STARTED_BOOTED: i32 = 0;
-    pub const SUSPENDED_PAUSED: i32 = 0;
-    pub const RESUMED_UNPAUSED: i32 = 0;
-    pub const STOPPED_SHUTDOWN: i32 = 0;
-    pub const STOPPED_DESTROYED: i32 = 1;
-}
+use crate::types::{event_detail as detail, state_reason as reason};
 
 /// Flags the entry points accept.
 mod flag {
