@@ -388,6 +388,13 @@ pub fn build(
         a.push(k.to_string());
         a.push(v);
     };
+    if !def.numa.cells.is_empty() {
+        // The XML model accepts guest NUMA; silently starting the guest without it would lose
+        // configuration, so refuse until `-numa node` is built.
+        return Err(unsupported(
+            "guest NUMA topology (<cpu><numa>) is not supported by the QEMU driver yet; remove it from the domain XML",
+        ));
+    }
     let machine = machine_kind(def)?;
     let accel = match def.virt_type {
         VirtType::Kvm => "kvm",
