@@ -85,13 +85,17 @@ fn syntax_error(text: &str, docname: &str, domcode: i32, e: &roxmltree::Error) -
         };
         (byte_offset(text, p.row as usize, p.col as usize), s)
     });
+    // Positions are byte offsets that may point into a multi-byte character (or past the end);
+    // slicing there would panic, so step back to the character's start.
+    let pos = floor_char_boundary(text, pos);
     let line_no = text[..pos].matches('\n').count() + 1;
     let mut cur = pos;
     let b = text.as_bytes();
     while cur > 0 && cur < b.len() && (b[cur] == b'\n' || b[cur] == b'\r') {
         cur -= 1;
     }
-    let line_start = text[..cur.min(text.len())]
+    let cur = floor_char_boundary(text, cur);
+    let line_start = text[..cur]
         .rfind(['\n', '\r'])
         .map_or(0, |i| i + 1);
     let line_end = text[line_start..]
@@ -111,6 +115,15 @@ fn syntax_error(text: &str, docname: &str, domcode: i32, e: &roxmltree::Error) -
         domcode,
         format!("{docname}:{line_no}: {msg}\n{context}\n{pointer}"),
     )
+}
+
+/// The largest character boundary of `text` at or before byte `i`.
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 fn byte_offset(text: &str, row: usize, col: usize) -> usize {
@@ -1236,6 +1249,17 @@ fn escape_attr_dq(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syntax_errors_next_to_multibyte_characters_do_not_panic() {
+        // Found by the xml_network fuzz target: an error position inside U+FEFF.
+        let doc = "<nepwork>&\u{feff}\r\r<\r</nztw9.765d736edbk>\n";
+        let e = parse_text(doc, "(network_definition)", domain::NETWORK).unwrap_err();
+        assert_eq!(e.code(), code::XML_DETAIL);
+        for doc in ["<a>\u{e9}\n<", "<a b='\u{e9}\n", "<\u{feff}", "<a>&\u{e9}\r\n</b>"] {
+            assert!(parse_text(doc, "(t)", domain::NETWORK).is_err());
+        }
+    }
 
     #[test]
     fn domain_documents_get_libxml2_messages() {
