@@ -95,9 +95,7 @@ fn syntax_error(text: &str, docname: &str, domcode: i32, e: &roxmltree::Error) -
         cur -= 1;
     }
     let cur = floor_char_boundary(text, cur);
-    let line_start = text[..cur]
-        .rfind(['\n', '\r'])
-        .map_or(0, |i| i + 1);
+    let line_start = text[..cur].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let line_end = text[line_start..]
         .find(['\n', '\r'])
         .map_or(text.len(), |i| line_start + i);
@@ -1256,7 +1254,12 @@ mod tests {
         let doc = "<nepwork>&\u{feff}\r\r<\r</nztw9.765d736edbk>\n";
         let e = parse_text(doc, "(network_definition)", domain::NETWORK).unwrap_err();
         assert_eq!(e.code(), code::XML_DETAIL);
-        for doc in ["<a>\u{e9}\n<", "<a b='\u{e9}\n", "<\u{feff}", "<a>&\u{e9}\r\n</b>"] {
+        for doc in [
+            "<a>\u{e9}\n<",
+            "<a b='\u{e9}\n",
+            "<\u{feff}",
+            "<a>&\u{e9}\r\n</b>",
+        ] {
             assert!(parse_text(doc, "(t)", domain::NETWORK).is_err());
         }
     }
