@@ -14,12 +14,14 @@
 //!
 //! Start: the founding disk rule first (every disk's backing chain resolved with rvirt-storage;
 //! a refusal is libvirt's exact error), then the command line ([`crate::argv`]) with `-S`, the
-//! process, the live status file (under the run directory, written atomically with the live
-//! XML), `cont`. A new driver on the same directories re-attaches to every QEMU its status files
+//! process, the terminals of its `pty` chardevs (QMP `query-chardev`, into the live XML and the
+//! status record; [`crate::console`] opens them for `virDomainOpenConsole`), the live status file
+//! (under the run directory, written atomically with the live XML), `cont`. A new driver on the same directories re-attaches to every QEMU its status files
 //! name (pid + start time + command line, then QMP) and marks the dead ones shut off (crashed).
 
 use crate::argv::{self, ArgvOptions};
 use crate::caps::{self, CapsCache};
+use crate::console;
 use crate::process::{QemuProcess, SpawnConfig};
 use crate::qmp::{Event as QmpEv, EventReceiver};
 use crate::status::LiveStatus;
@@ -28,6 +30,7 @@ use rvirt::error::{code, domain as errdom, Error, Result};
 use rvirt::types::*;
 use rvirt_xml::domain::{self as xdom, DomainDef, FormatOpts, VirtType};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,6 +64,8 @@ mod flag {
     pub const XML_INACTIVE: u32 = 2;
     pub const XML_ALL: u32 = 0xf;
     pub const VCPU_MAXIMUM: u32 = 4;
+    pub const CONSOLE_ALL: u32 =
+        rvirt::driver::console_flags::FORCE | rvirt::driver::console_flags::SAFE;
 }
 
 /// Where the driver keeps its files.
@@ -139,6 +144,8 @@ impl DriverPaths {
 struct Live {
     def: DomainDef,
     id: i32,
+    /// The terminals of the `pty` chardevs (chardev id → `/dev/pts/N`), for the status file.
+    ptys: BTreeMap<String, String>,
     proc: Arc<QemuProcess>,
     /// Set by destroy: the exit is reported as destroyed and QEMU's SHUTDOWN is not an event.
     destroying: bool,
@@ -167,6 +174,8 @@ struct Dom {
     job: tokio::sync::Mutex<()>,
     job_owner: Mutex<&'static str>,
     st: Mutex<DomState>,
+    /// Open console sessions (they outlive a run only until its terminals hang up).
+    consoles: console::Sessions,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -433,6 +442,7 @@ impl QemuDriver {
                 uuid: def.uuid,
                 job: tokio::sync::Mutex::new(()),
                 job_owner: Mutex::new("none"),
+                consoles: Default::default(),
                 st: Mutex::new(DomState {
                     def,
                     persistent: true,
@@ -481,6 +491,7 @@ impl QemuDriver {
             .unwrap_or(0);
         let mut live_def = parse_def(&xml)?;
         live_def.id = Some(id);
+        console::assign_aliases(&mut live_def);
         let dom = match self.find_uuid(&live_def.uuid) {
             Some(d) => d,
             None => {
@@ -488,6 +499,7 @@ impl QemuDriver {
                     uuid: live_def.uuid,
                     job: tokio::sync::Mutex::new(()),
                     job_owner: Mutex::new("none"),
+                    consoles: Default::default(),
                     st: Mutex::new(DomState {
                         def: DomainDef {
                             id: None,
@@ -527,7 +539,19 @@ impl QemuDriver {
                     Some(a) if a != state => (a, reason::UNKNOWN),
                     _ => (state, why),
                 };
-                self.go_live(&dom, live_def, id, Arc::new(proc), events, state, why);
+                // The status file's terminals; a record that lacks them (written before they
+                // were kept) is completed from QEMU.
+                let mut ptys = status.ptys.clone();
+                if console::apply_ptys(&mut live_def, &ptys).is_err() {
+                    match self.lookup_ptys(&proc, &mut live_def).await {
+                        Ok(p) => ptys = p,
+                        Err(e) => eprintln!(
+                            "rvirt-qemu: {}: consoles unavailable: {}",
+                            live_def.name, e.message
+                        ),
+                    }
+                }
+                self.go_live(&dom, live_def, ptys, id, Arc::new(proc), events, state, why);
                 Ok(())
             }
             Err(e) => {
@@ -678,6 +702,16 @@ impl QemuDriver {
         };
         let mut live_def = def.clone();
         live_def.id = Some(id);
+        console::assign_aliases(&mut live_def);
+        // Where QEMU put each pty chardev (libvirt asks `query-chardev` at the same point).
+        let ptys = match self.lookup_ptys(&proc, &mut live_def).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = proc.stop(Duration::from_secs(2)).await;
+                proc.cleanup();
+                return Err(e);
+            }
+        };
         let paused = flags & flag::START_PAUSED != 0;
         // Record the process before `cont`, so a crash of ours from here on leaves a status.
         let status_path = p.status_file(&name);
@@ -685,6 +719,7 @@ impl QemuDriver {
             let mut s = proc.status();
             s.state = state_name(state).into();
             s.reason = why.to_string();
+            s.ptys = ptys.clone();
             s.domain_xml = Some(xdom::format(&live_def, FormatOpts::default()));
             s.save(&status_path)
         };
@@ -710,7 +745,7 @@ impl QemuDriver {
             (st::RUNNING, reason::RUNNING_BOOTED)
         };
         let _ = write_status(state, why);
-        self.go_live(d, live_def, id, proc, events, state, why);
+        self.go_live(d, live_def, ptys, id, proc, events, state, why);
         let me = d.identity();
         self.emit(me.clone(), lifecycle::STARTED, detail::STARTED_BOOTED);
         if paused {
@@ -725,6 +760,7 @@ impl QemuDriver {
         &self,
         d: &Arc<Dom>,
         def: DomainDef,
+        ptys: BTreeMap<String, String>,
         id: i32,
         proc: Arc<QemuProcess>,
         events: EventReceiver,
@@ -739,6 +775,7 @@ impl QemuDriver {
             s.live = Some(Live {
                 def,
                 id,
+                ptys,
                 proc: proc.clone(),
                 destroying: false,
                 shutdown_seen: false,
@@ -752,6 +789,31 @@ impl QemuDriver {
             proc,
         };
         tokio::spawn(task.run(events, done_tx));
+    }
+
+    /// Asks QEMU which terminals its `pty` chardevs got and writes them into `def` (no QMP
+    /// call when there are none). Returns the chardev id → path map for the status file.
+    async fn lookup_ptys(
+        &self,
+        proc: &QemuProcess,
+        def: &mut DomainDef,
+    ) -> Result<BTreeMap<String, String>> {
+        let d = &def.devices;
+        let any_pty = [&d.serials, &d.parallels, &d.consoles, &d.channels]
+            .into_iter()
+            .flatten()
+            .any(|c| c.source.type_ == xdom::devices::ChrSourceType::Pty);
+        if !any_pty {
+            return Ok(BTreeMap::new());
+        }
+        let answer = proc
+            .qmp()
+            .execute("query-chardev", None, self.inner.qmp_timeout())
+            .await
+            .map_err(Error::from)?;
+        let ptys = console::ptys_from_query(&answer);
+        console::apply_ptys(def, &ptys)?;
+        Ok(ptys)
     }
 
     /// The running process, or "domain is not running".
@@ -856,6 +918,7 @@ impl QemuDriver {
             uuid: def.uuid,
             job: tokio::sync::Mutex::new(()),
             job_owner: Mutex::new("none"),
+            consoles: Default::default(),
             st: Mutex::new(DomState {
                 def,
                 persistent,
@@ -1073,6 +1136,7 @@ fn save_status(paths: &DriverPaths, dom: &Dom) {
         let mut rec = l.proc.status();
         rec.state = state_name(s.state).into();
         rec.reason = s.reason.to_string();
+        rec.ptys = l.ptys.clone();
         rec.domain_xml = Some(xdom::format(&l.def, FormatOpts::default()));
         if let Err(e) = rec.save(&paths.status_file(&s.def.name)) {
             eprintln!("rvirt-qemu: {e}");
@@ -1554,6 +1618,26 @@ impl rvirt::Driver for QemuDriver {
         check_flags(flags, 0, "qemuDomainHasManagedSaveImage")?;
         self.find(dom)?;
         Ok(false)
+    }
+
+    async fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<rvirt::stream::DuplexStream> {
+        check_flags(flags, flag::CONSOLE_ALL, "qemuDomainOpenConsole")?;
+        let d = self.find(dom)?;
+        // No job: like libvirt, a console opens beside whatever else runs on the domain.
+        let path = {
+            let s = lock(&d.st);
+            let Some(l) = &s.live else {
+                return Err(not_running());
+            };
+            console::find_console(&l.def, dev_name)?
+        };
+        let force = flags & rvirt::driver::console_flags::FORCE != 0;
+        d.consoles.open(&path, force).map_err(Error::from)
     }
 
     fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {

@@ -527,6 +527,7 @@ impl QemuProcess {
             log_file: self.log_file.clone(),
             state: "running".into(),
             reason: "booted".into(),
+            ptys: Default::default(),
             domain_xml: None,
         }
     }
@@ -898,6 +899,7 @@ mod tests {
             log_file: "/nonexistent.log".into(),
             state: "running".into(),
             reason: "booted".into(),
+            ptys: Default::default(),
             domain_xml: None,
         };
         let e = QemuProcess::attach("demo", &st, Duration::from_secs(1))
