@@ -369,13 +369,11 @@ fn create_lock_file(dev: &str) -> Result<Option<PathBuf>> {
         .write(true)
         .create_new(true)
         .open(&path);
+    // SAFETY: geteuid has no preconditions.
+    let privileged = unsafe { libc::geteuid() } == 0;
     let mut file = match file {
         Ok(f) => f,
-        // SAFETY: geteuid has no preconditions.
-        Err(e)
-            if e.kind() == std::io::ErrorKind::PermissionDenied
-                && unsafe { libc::geteuid() } != 0 =>
-        {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && !privileged => {
             return Ok(None)
         }
         Err(e) => {

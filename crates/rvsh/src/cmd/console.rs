@@ -168,9 +168,7 @@ async fn pump(
                         let _ = tokio::time::timeout(FINISH_WAIT, s.tx.finish()).await;
                         return Ok(());
                     }
-                    if let Err(e) = s.tx.send(Chunk::Data(d)).await {
-                        return Err(e);
-                    }
+                    s.tx.send(Chunk::Data(d)).await?;
                 }
                 Some(Input::Failed(e)) => {
                     s.tx.abort();
