@@ -834,14 +834,6 @@ impl QemuDriver {
             .map_err(Error::from)
     }
 
-    /// Waits until the monitor task has finished with the current process.
-    async fn wait_stopped(&self, d: &Dom) {
-        let done = lock(&d.st).live.as_ref().map(|l| l.done.clone());
-        if let Some(mut done) = done {
-            let _ = done.wait_for(|v| *v).await;
-        }
-    }
-
     fn save_config(&self, def: &DomainDef) -> Result<()> {
         let path = self.inner.paths.config_file(&def.name);
         let text = xdom::format(
@@ -940,20 +932,22 @@ impl QemuDriver {
 
     /// Stops a domain for destroy: SIGTERM, SIGKILL after the grace period (unless graceful).
     async fn destroy_inner(&self, d: &Arc<Dom>, graceful: bool) -> Result<()> {
-        let proc = {
+        // The monitor task's completion signal is taken now: once the process is gone the task
+        // clears `live` before it reports STOPPED, and destroy must return after that report.
+        let (proc, mut done) = {
             let mut s = lock(&d.st);
             let Some(l) = s.live.as_mut() else {
                 return Err(not_running());
             };
             l.destroying = true;
-            l.proc.clone()
+            (l.proc.clone(), l.done.clone())
         };
         if graceful {
             proc.stop(Duration::from_secs(3600)).await?;
         } else {
             proc.stop(DESTROY_GRACE).await?;
         }
-        self.wait_stopped(d).await;
+        let _ = done.wait_for(|v| *v).await;
         Ok(())
     }
 }
