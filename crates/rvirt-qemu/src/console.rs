@@ -353,6 +353,7 @@ fn lock_holder(path: &Path) -> Option<i64> {
 /// daemon may not write the lock directory, which libvirt also tolerates.
 fn create_lock_file(dev: &str) -> Result<Option<PathBuf>> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = lock_file_path(dev);
     if let Some(pid) = lock_holder(&path) {
         return Err(Error::new(
@@ -368,6 +369,7 @@ fn create_lock_file(dev: &str) -> Result<Option<PathBuf>> {
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o644)
         .open(&path);
     // SAFETY: geteuid has no preconditions.
     let privileged = unsafe { libc::geteuid() } == 0;
