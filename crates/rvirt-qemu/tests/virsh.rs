@@ -39,6 +39,10 @@ struct Rvirtd {
 
 impl Rvirtd {
     fn start(dir: &Path) -> Rvirtd {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Rvirtd {
         let home = dir.join("home");
         std::fs::create_dir_all(home.join("run")).unwrap();
         let conf = dir.join("rvirtd.conf");
@@ -52,6 +56,7 @@ impl Rvirtd {
         .unwrap();
         let _ = std::fs::remove_file(dir.join("rvirt-sock"));
         let child = Command::new(rvirtd_bin())
+            .args(extra)
             .args(["--session", "-f"])
             .arg(&conf)
             .arg("-p")
@@ -284,6 +289,50 @@ fn virsh_lifecycle_events_and_daemon_kill() {
 }
 
 /// Every non-directory entry under `dir`.
+/// `--timeout` stops an idle session daemon only while no guest runs, as libvirtd's QEMU driver
+/// inhibits the shutdown for each active domain: with a guest running (and no client connected
+/// between virsh invocations) the daemon outlives its timeout several times over; once the guest
+/// is destroyed it exits after the timeout, and the guest is gone.
+#[test]
+fn timeout_waits_for_running_guests() {
+    if qemu_or_skip("timeout_waits_for_running_guests").is_none() {
+        return;
+    }
+    let guest = test_guest();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = Rvirtd::start_with(tmp.path(), &["--timeout", "2"]);
+    let xml = tmp.path().join("t1.xml");
+    std::fs::write(&xml, domain_xml("t1", tmp.path(), &guest)).unwrap();
+    d.virsh(&["define", xml.to_str().unwrap()]);
+    d.virsh(&["start", "t1"]);
+    std::thread::sleep(Duration::from_secs(8));
+    if d.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+        // End the guest the daemon left behind before failing.
+        let run = tmp.path().join("home/run/rvirt/qemu");
+        for f in walk(&run).into_iter().filter(|p| p.ends_with("t1.pid")) {
+            if let Ok(pid) = std::fs::read_to_string(&f) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+        panic!("rvirtd exited on --timeout while a guest was running");
+    }
+    wait_for_line(&tmp.path().join("t1.serial"), MARKER, BOOT_TIMEOUT);
+    d.virsh(&["destroy", "t1"]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = d.child.as_mut().unwrap().try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "rvirtd still running 30 s after its last guest stopped (--timeout 2)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "rvirtd exit status {status}");
+    d.child = None;
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
