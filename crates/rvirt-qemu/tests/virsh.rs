@@ -333,6 +333,61 @@ fn timeout_waits_for_running_guests() {
     d.child = None;
 }
 
+/// `dumpxml --migratable` leaves out the default USB controller and pci-root the way libvirt's
+/// QEMU driver does; `--update-cpu` leaves an exact custom CPU alone and refuses a host-model CPU
+/// (which would need libvirt's x86 CPU map) with an error instead of an unexpanded answer.
+#[test]
+fn dumpxml_migratable_and_update_cpu() {
+    if qemu_or_skip("dumpxml_migratable_and_update_cpu").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Rvirtd::start(tmp.path());
+    let xml = |name: &str, cpu: &str| {
+        format!(
+            "<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os>{cpu}<devices>\
+             <controller type='usb' index='0'/><controller type='pci' index='0' model='pci-root'/>\
+             </devices></domain>"
+        )
+    };
+    let f = tmp.path().join("m.xml");
+    std::fs::write(
+        &f,
+        xml(
+            "m1",
+            "<cpu mode='custom' match='exact'><model>qemu64</model></cpu>",
+        ),
+    )
+    .unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let plain = d.virsh(&["dumpxml", "m1"]);
+    assert!(
+        plain.contains("<controller type='usb' index='0'"),
+        "{plain}"
+    );
+    assert!(plain.contains("model='pci-root'"), "{plain}");
+    let mig = d.virsh(&["dumpxml", "--migratable", "m1"]);
+    assert!(!mig.contains("<controller"), "{mig}");
+    assert_eq!(d.virsh(&["dumpxml", "--update-cpu", "m1"]), plain);
+    std::fs::write(&f, xml("m2", "<cpu mode='host-model'/>")).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let out = Command::new("virsh")
+        .arg("-c")
+        .arg(d.uri())
+        .args(["dumpxml", "--update-cpu", "m2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("error: Operation not supported: updating a 'host-model' guest CPU"),
+        "{err}"
+    );
+    d.virsh(&["undefine", "m1"]);
+    d.virsh(&["undefine", "m2"]);
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
