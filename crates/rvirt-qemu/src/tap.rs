@@ -273,12 +273,8 @@ mod tests {
         }
         std::thread::spawn(|| {
             // SAFETY: unshare(CLONE_NEWNET) affects only this thread, which is ours alone.
-            assert_eq!(
-                unsafe { libc::unshare(libc::CLONE_NEWNET) },
-                0,
-                "{}",
-                errno_text()
-            );
+            let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "{}", errno_text());
             ip(&["link", "add", "br0", "type", "bridge"]);
             ip(&["link", "set", "br0", "mtu", "1400"]);
             let tap =
