@@ -24,7 +24,7 @@ use rvirt_storage::chain::{self, Chain, ChainEnd, Source, XmlBacking, XmlLayer};
 use rvirt_storage::format::Format;
 use rvirt_xml::domain::devices::{
     Address, Chr, ChrSource, ChrSourceType, ChrTargetType, ControllerType, Disk, DiskBus,
-    DiskDevice, DiskSource, GraphicsType, MemballoonModel, NetSource, RngBackend, RngModel,
+    DiskDevice, DiskSource, GraphicsType, MemballoonModel, Net, NetSource, RngBackend, RngModel,
     StorageType, VideoType,
 };
 use rvirt_xml::domain::{
@@ -170,11 +170,17 @@ fn xml_backing(b: Option<&DiskSource>) -> Result<XmlBacking, ArgvError> {
 pub struct ArgvOptions {
     /// QEMU supports `-sandbox` (from the capability probe).
     pub sandbox: bool,
+    /// For each `<interface type='bridge'>` (by its index among the interfaces), the descriptor
+    /// number of the tap device the driver opened and QEMU inherits (`-netdev tap,fd=N`).
+    pub tap_fds: std::collections::BTreeMap<usize, i32>,
 }
 
 impl Default for ArgvOptions {
     fn default() -> Self {
-        ArgvOptions { sandbox: true }
+        ArgvOptions {
+            sandbox: true,
+            tap_fds: Default::default(),
+        }
     }
 }
 
@@ -712,6 +718,7 @@ pub fn build(
 
     // Network interfaces.
     for (i, net) in def.devices.nets.iter().enumerate() {
+        refuse_untranslated_net(net)?;
         let id = format!("hostnet{i}");
         let backend = match &net.source {
             NetSource::User { dev: None } => Obj::default().s("type", "user").s("id", &id),
@@ -735,16 +742,26 @@ pub fn build(
                     .s("downscript", "no")
                     .s("id", &id)
             }
+            NetSource::Bridge { .. } => {
+                let Some(fd) = opts.tap_fds.get(&i) else {
+                    return Err(ArgvError::Invalid(format!(
+                        "internal: no tap device was opened for interface {i} (type 'bridge')"
+                    )));
+                };
+                Obj::default()
+                    .s("type", "tap")
+                    .s("fd", &fd.to_string())
+                    .s("id", &id)
+            }
             other => {
                 let t = match other {
                     NetSource::Network { .. } => "network",
-                    NetSource::Bridge { .. } => "bridge",
                     NetSource::Direct { .. } => "direct",
                     _ => "this",
                 };
                 return Err(unsupported(format!(
                     "interface type '{t}' is not supported by the rvirt QEMU driver yet (use \
-                     'user' or 'ethernet')"
+                     'user', 'ethernet' or 'bridge')"
                 )));
             }
         };
@@ -1107,6 +1124,41 @@ fn refuse_untranslated(def: &DomainDef) -> Result<(), ArgvError> {
         return no("<dtb>, <acpi><table> or <bios useserial=…>");
     }
     Ok(())
+}
+
+/// Refuses the settings of an `<interface>` the command line does not carry.
+fn refuse_untranslated_net(n: &Net) -> Result<(), ArgvError> {
+    let checks: [(&str, bool); 16] = [
+        ("<script>", n.script.is_none() && n.downscript.is_none()),
+        ("<backenddomain>", n.backend_domain.is_none()),
+        ("<link state=…>", n.link_state.is_none()),
+        ("<mtu>", n.mtu == 0),
+        ("<tune><sndbuf>", n.sndbuf.is_none()),
+        (
+            "<ip> or <route>",
+            n.host_ip == Default::default() && n.guest_ip == Default::default(),
+        ),
+        ("<portForward>", n.port_forwards.is_empty()),
+        ("<virtualport>", n.virtualport.is_none()),
+        ("<vlan>", n.vlan.is_none()),
+        ("<bandwidth>", n.bandwidth.is_none()),
+        ("<filterref>", n.filterref.is_none()),
+        ("<teaming>", n.teaming.is_none()),
+        ("<coalesce>", n.coalesce.is_none()),
+        ("<port isolated=…>", n.isolated_port.is_none()),
+        ("<driver> options", n.driver == Default::default()),
+        (
+            "<backend>",
+            n.backend == Default::default() && n.trust_guest_rx_filters.is_none(),
+        ),
+    ];
+    match checks.iter().find(|(_, absent)| !absent) {
+        Some((what, _)) => Err(unsupported(format!(
+            "interface {what} is not supported by the rvirt QEMU driver yet; remove it from \
+             the domain XML"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn pflash(a: &mut Vec<String>, unit: u32, path: &str, ro: bool) {

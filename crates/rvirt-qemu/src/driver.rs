@@ -656,6 +656,7 @@ impl QemuDriver {
             &chains,
             &ArgvOptions {
                 sandbox: caps.sandbox,
+                ..Default::default()
             },
         )?;
         let p = &self.inner.paths;
