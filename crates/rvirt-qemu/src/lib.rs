@@ -32,3 +32,5 @@ pub mod host;
 pub mod process;
 pub mod qmp;
 pub mod status;
+pub mod tap;
+pub mod xml_flags;
