@@ -7,7 +7,8 @@
 //! session refused with libvirt's text; `--force` taking the console over, the first client
 //! ending with libvirtd's "stream had I/O failure"; keystrokes reaching the guest's shell; `^]`
 //! leaving with the guest still running and the terminal restored; the guest's shutdown ending
-//! a session cleanly; and after `kill -9` of rvirtd, a new daemon that still knows the pty.
+//! a session cleanly; `rvsh start --console`; and after `kill -9` of rvirtd, a new daemon that
+//! still knows the pty.
 //! Expected texts are Debian libvirtd 9.0's, observed with the same guest and clients.
 //!
 //! Needs the rvirtd and rvsh binaries built in the same target directory (`cargo build -p
@@ -503,7 +504,20 @@ fn console_through_virsh_and_rvsh() {
     }
 
     // A restarted rvirtd (kill -9) knows the pty from the status file: live XML and console.
-    d.virsh(&["start", "con"]);
+    // (`rvsh start --console` attaches right after the start, as virsh's does.)
+    let mut boot = Term::spawn(d.rvsh_cmd(&["start", "--paused", "--console", "con"]));
+    boot.wait_for(BANNER, STEP);
+    d.virsh(&["resume", "con"]);
+    let shown = boot.wait_for(MARKER, BOOT_TIMEOUT);
+    assert!(
+        shown.contains(&format!(
+            "Domain 'con' started\r\nConnected to domain 'con'\r\n{BANNER}\r\n"
+        )),
+        "{shown}"
+    );
+    boot.send(b"\x1d");
+    let (rc, shown) = boot.exit(STEP);
+    assert_eq!(rc, 0, "{shown}");
     wait_for_line(&dir.join("con.serial"), "/ # ", BOOT_TIMEOUT);
     let pty = live_pty(&d, "con");
     d.kill9();
