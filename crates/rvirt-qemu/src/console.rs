@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -216,8 +217,16 @@ impl From<OpenError> for Error {
     }
 }
 
+/// A session's terminal. `revoked` is set when another session forces the device away: from
+/// then on this session neither reads nor writes it, even before its tasks have noticed.
+struct Pty {
+    fd: AsyncFd<OwnedFd>,
+    revoked: AtomicBool,
+}
+
 struct Session {
     id: u64,
+    pty: Arc<Pty>,
     /// Fired to end the session when another one forces the device away.
     takeover: Option<oneshot::Sender<()>>,
     /// The UUCP lock file this session created, if any.
@@ -261,6 +270,7 @@ impl Sessions {
             if !force {
                 return Err(OpenError::Busy);
             }
+            old.pty.revoked.store(true, Ordering::SeqCst);
             if let Some(tx) = old.takeover.take() {
                 let _ = tx.send(());
             }
@@ -270,8 +280,11 @@ impl Sessions {
             t.open.remove(path);
         }
         let lock_file = create_lock_file(path).map_err(OpenError::Failed)?;
-        let fd = match open_raw(path) {
-            Ok(fd) => fd,
+        let pty = match open_raw(path) {
+            Ok(fd) => Arc::new(Pty {
+                fd,
+                revoked: AtomicBool::new(false),
+            }),
             Err(e) => {
                 if let Some(l) = &lock_file {
                     let _ = std::fs::remove_file(l);
@@ -286,6 +299,7 @@ impl Sessions {
             path.to_string(),
             Session {
                 id,
+                pty: pty.clone(),
                 takeover: Some(takeover_tx),
                 lock_file,
             },
@@ -299,13 +313,13 @@ impl Sessions {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(pty_to_stream(
-            fd.clone(),
+            pty.clone(),
             far.tx,
             takeover_rx,
             stop_rx,
             guard.clone(),
         ));
-        tokio::spawn(stream_to_pty(fd, far.rx, stop_tx, guard));
+        tokio::spawn(stream_to_pty(pty, far.rx, stop_tx, guard));
         Ok(near)
     }
 }
@@ -409,7 +423,7 @@ fn stream_err(detail: String) -> Error {
 }
 
 /// Opens the terminal non-blocking and in raw mode, as libvirt's `virFDStreamOpenPTY` does.
-fn open_raw(path: &str) -> Result<Arc<AsyncFd<OwnedFd>>> {
+fn open_raw(path: &str) -> Result<AsyncFd<OwnedFd>> {
     let c = CString::new(path).map_err(|_| stream_err(format!("invalid path '{path}'")))?;
     // SAFETY: open with a NUL-terminated path and flags; the result is checked.
     let raw = unsafe {
@@ -447,9 +461,7 @@ fn open_raw(path: &str) -> Result<Arc<AsyncFd<OwnedFd>>> {
     // SAFETY: `fd` is an open descriptor the AsyncFd owns from here on; OwnedFd's as_raw_fd
     // returns that same descriptor until it is dropped with the AsyncFd.
     let registered = unsafe { AsyncFd::register(fd) };
-    registered
-        .map(Arc::new)
-        .map_err(|e| stream_err(format!("cannot watch '{path}': {e}")))
+    registered.map_err(|e| stream_err(format!("cannot watch '{path}': {e}")))
 }
 
 fn sys_read(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -477,15 +489,20 @@ enum Read {
     Data(Vec<u8>),
     /// The other side hung up: QEMU closed its end.
     Hangup,
+    /// Another session has the terminal now.
+    Revoked,
     Failed(std::io::Error),
 }
 
-async fn read_pty(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> Read {
+async fn read_pty(pty: &Pty, buf: &mut [u8]) -> Read {
     loop {
-        let mut g = match fd.readable().await {
+        let mut g = match pty.fd.readable().await {
             Ok(g) => g,
             Err(e) => return Read::Failed(e),
         };
+        if pty.revoked.load(Ordering::SeqCst) {
+            return Read::Revoked;
+        }
         match g.try_io(|f| sys_read(f.get_ref(), buf)) {
             Err(_would_block) => continue,
             // A hung-up terminal reads as end of file (or EIO, depending on the side).
@@ -498,9 +515,12 @@ async fn read_pty(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> Read {
     }
 }
 
-async fn write_pty(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> std::io::Result<()> {
+async fn write_pty(pty: &Pty, mut data: &[u8]) -> std::io::Result<()> {
     while !data.is_empty() {
-        let mut g = fd.writable().await?;
+        let mut g = pty.fd.writable().await?;
+        if pty.revoked.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         match g.try_io(|f| sys_write(f.get_ref(), data)) {
             Err(_would_block) => continue,
             Ok(Ok(n)) => data = &data[n..],
@@ -514,7 +534,7 @@ async fn write_pty(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> std::io::Result<()
 /// Guest output → the client, until the terminal hangs up, the client is gone, or another
 /// session takes the device over.
 async fn pty_to_stream(
-    fd: Arc<AsyncFd<OwnedFd>>,
+    pty: Arc<Pty>,
     mut tx: StreamSink,
     mut takeover: oneshot::Receiver<()>,
     mut stop: watch::Receiver<bool>,
@@ -532,14 +552,19 @@ async fn pty_to_stream(
             }
             // The client finished or aborted its side.
             _ = stop.changed() => return,
-            r = tx.send(Chunk::Data(pending.clone().unwrap_or_default())), if pending.is_some() => {
+            r = tx.send(Chunk::Data(pending.clone().unwrap_or_default())),
+                if pending.is_some() && !pty.revoked.load(Ordering::SeqCst) => {
                 if r.is_err() {
                     return;
                 }
                 pending = None;
             }
-            r = read_pty(&fd, &mut buf), if pending.is_none() => match r {
+            r = read_pty(&pty, &mut buf), if pending.is_none() => match r {
                 Read::Data(d) => pending = Some(d),
+                Read::Revoked => {
+                    let _ = tokio::time::timeout(TAKEOVER_NOTICE, tx.fail(taken_over())).await;
+                    return;
+                }
                 Read::Hangup => {
                     // The guest is gone: end of data, as libvirtd reports a hung-up device.
                     // The client's confirmation reaches the other task, so this cannot wait
@@ -558,7 +583,7 @@ async fn pty_to_stream(
 
 /// The client's keystrokes → the guest, until the client finishes or aborts.
 async fn stream_to_pty(
-    fd: Arc<AsyncFd<OwnedFd>>,
+    pty: Arc<Pty>,
     mut rx: StreamSource,
     stop: watch::Sender<bool>,
     _closer: Arc<Closer>,
@@ -569,7 +594,7 @@ async fn stream_to_pty(
     loop {
         match rx.recv().await {
             Ok(Some(Chunk::Data(d))) => {
-                if writable && write_pty(&fd, &d).await.is_err() {
+                if writable && write_pty(&pty, &d).await.is_err() {
                     writable = false;
                 }
             }
