@@ -31,6 +31,7 @@ use rvirt::types::*;
 use rvirt_xml::domain::{self as xdom, DomainDef, FormatOpts, VirtType};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -675,12 +676,22 @@ impl QemuDriver {
                  modules.",
             ));
         }
+        // Tap devices for bridge interfaces, open until QEMU has inherited them.
+        let mut taps = Vec::new();
+        for (i, n) in def.devices.nets.iter().enumerate() {
+            if let xdom::devices::NetSource::Bridge { bridge } = &n.source {
+                let template = n.ifname.as_deref().unwrap_or("vnet%d");
+                let vnet_hdr = n.model.as_deref() == Some("virtio");
+                let tap = crate::tap::create_in_bridge(template, bridge, n.mac.0, vnet_hdr)?;
+                taps.push((i, tap));
+            }
+        }
         let cmd = argv::build(
             &def,
             &chains,
             &ArgvOptions {
                 sandbox: caps.sandbox,
-                ..Default::default()
+                tap_fds: taps.iter().map(|(i, t)| (*i, t.fd.as_raw_fd())).collect(),
             },
         )?;
         let p = &self.inner.paths;
@@ -694,8 +705,14 @@ impl QemuDriver {
             log_file: p.log.join(format!("{name}.log")),
             env: vec![],
             start_timeout: Duration::from_secs(60),
+            pass_fds: taps.iter().map(|(_, t)| t.fd.as_raw_fd()).collect(),
         };
-        let (proc, events) = QemuProcess::spawn(&cfg).await?;
+        let spawned = QemuProcess::spawn(&cfg).await;
+        let tap_names: Vec<(usize, String)> =
+            taps.iter().map(|(i, t)| (*i, t.name.clone())).collect();
+        // QEMU holds its own copies now (or failed): the devices live as long as it does.
+        drop(taps);
+        let (proc, events) = spawned?;
         let proc = Arc::new(proc);
         let id = {
             let mut n = lock(&self.inner.next_id);
@@ -705,6 +722,9 @@ impl QemuDriver {
         };
         let mut live_def = def.clone();
         live_def.id = Some(id);
+        for (i, name) in tap_names {
+            live_def.devices.nets[i].ifname = Some(name);
+        }
         console::assign_aliases(&mut live_def);
         // Where QEMU put each pty chardev (libvirt asks `query-chardev` at the same point).
         let ptys = match self.lookup_ptys(&proc, &mut live_def).await {

@@ -43,6 +43,16 @@ impl Rvirtd {
     }
 
     fn start_with(dir: &Path, extra: &[&str]) -> Rvirtd {
+        Self::spawn(dir, extra, false)
+    }
+
+    /// rvirtd in a network namespace of its own (`unshare -n`, which execs it under the same
+    /// pid), so that guests' tap devices and bridges never touch the host's interfaces.
+    fn start_in_netns(dir: &Path) -> Rvirtd {
+        Self::spawn(dir, &[], true)
+    }
+
+    fn spawn(dir: &Path, extra: &[&str], netns: bool) -> Rvirtd {
         let home = dir.join("home");
         std::fs::create_dir_all(home.join("run")).unwrap();
         let conf = dir.join("rvirtd.conf");
@@ -55,7 +65,14 @@ impl Rvirtd {
         )
         .unwrap();
         let _ = std::fs::remove_file(dir.join("rvirt-sock"));
-        let child = Command::new(rvirtd_bin())
+        let mut cmd = if netns {
+            let mut c = Command::new("unshare");
+            c.args(["-n", "--"]).arg(rvirtd_bin());
+            c
+        } else {
+            Command::new(rvirtd_bin())
+        };
+        let child = cmd
             .args(extra)
             .args(["--session", "-f"])
             .arg(&conf)
@@ -386,6 +403,83 @@ fn dumpxml_migratable_and_update_cpu() {
     );
     d.virsh(&["undefine", "m1"]);
     d.virsh(&["undefine", "m2"]);
+}
+
+/// `<interface type='bridge'>` on a system-style daemon (root): inside rvirtd's own network
+/// namespace a bridge is made; starting the guest creates a `vnet0` tap with libvirt's
+/// host-side MAC (`fe:` + the guest's), attached to the bridge and up, handed to QEMU as a
+/// descriptor; the live XML names it; the guest boots; destroy leaves no tap behind; a missing
+/// bridge refuses to start with libvirt's text.
+#[test]
+fn bridge_interface_gets_a_tap_in_the_bridge() {
+    if qemu_or_skip("bridge_interface_gets_a_tap_in_the_bridge").is_none() {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: tap devices need root");
+        return;
+    }
+    let guest = test_guest();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Rvirtd::start_in_netns(tmp.path());
+    let pid = d.child.as_ref().unwrap().id().to_string();
+    let ip = |args: &[&str]| {
+        let o = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "ip"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    ip(&["link", "add", "br0", "type", "bridge"]);
+    ip(&["link", "set", "br0", "up"]);
+    let xml = domain_xml("br1", tmp.path(), &guest).replace(
+        "<interface type='user'><model type='virtio'/></interface>",
+        "<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br0'/>\
+         <model type='virtio'/></interface>",
+    );
+    assert!(xml.contains("bridge='br0'"));
+    let f = tmp.path().join("br1.xml");
+    std::fs::write(&f, &xml).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    d.virsh(&["start", "br1"]);
+    let ports = ip(&["-o", "link", "show", "master", "br0"]);
+    assert!(ports.contains("vnet0"), "{ports}");
+    assert!(ports.contains("fe:54:00:12:34:56"), "{ports}");
+    let live = d.virsh(&["dumpxml", "br1"]);
+    assert!(live.contains("<target dev='vnet0'/>"), "{live}");
+    wait_for_line(&tmp.path().join("br1.serial"), MARKER, BOOT_TIMEOUT);
+    d.virsh(&["destroy", "br1"]);
+    let t0 = Instant::now();
+    while ip(&["-o", "link", "show"]).contains("vnet0") {
+        assert!(t0.elapsed() < Duration::from_secs(10), "tap left behind");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A bridge that does not exist: libvirt's error, nothing left running.
+    d.virsh(&["undefine", "br1"]);
+    std::fs::write(&f, xml.replace("bridge='br0'", "bridge='nosuchbr'")).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let out = Command::new("virsh")
+        .arg("-c")
+        .arg(d.uri())
+        .args(["start", "br1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("Unable to add bridge nosuchbr port vnet0: No such device"),
+        "{err}"
+    );
+    assert!(d.virsh(&["domstate", "br1"]).contains("shut off"));
+    assert!(!ip(&["-o", "link", "show"]).contains("vnet0"));
+    d.virsh(&["undefine", "br1"]);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
