@@ -4,144 +4,22 @@
 //! python3-libvirt, and `kill -9` of rvirtd with two guests running followed by a restart that
 //! finds them running and can still shut them down, leaving nothing behind.
 //!
-//! Needs the rvirtd binary built in the same target directory (`cargo build -p rvirtd`; the test
-//! command builds the whole workspace first); `RVIRTD_BIN` names another rvirtd binary.
+//! Also: `--timeout` waiting for running guests, `dumpxml --migratable/--update-cpu`, and bridge
+//! interfaces in a private network namespace. The daemon is this package's binary
+//! (`RVIRTD_BIN` names another); the guest helpers are rvirt-qemu's test module.
 
+#[path = "../../rvirt-qemu/tests/common/mod.rs"]
 mod common;
+mod qemu_harness;
 
 use common::*;
+use qemu_harness::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 const MARKER: &str = "RVIRT-GUEST-READY";
-
-fn rvirtd_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("RVIRTD_BIN") {
-        return p.into();
-    }
-    // tests run from target/<profile>/deps; the binary is in target/<profile>.
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join("rvirtd");
-    assert!(
-        p.exists(),
-        "{} missing: run cargo build -p rvirtd",
-        p.display()
-    );
-    p
-}
-
-struct Rvirtd {
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Rvirtd {
-    fn start(dir: &Path) -> Rvirtd {
-        Self::start_with(dir, &[])
-    }
-
-    fn start_with(dir: &Path, extra: &[&str]) -> Rvirtd {
-        Self::spawn(dir, extra, false)
-    }
-
-    /// rvirtd in a network namespace of its own (`unshare -n`, which execs it under the same
-    /// pid), so that guests' tap devices and bridges never touch the host's interfaces.
-    fn start_in_netns(dir: &Path) -> Rvirtd {
-        Self::spawn(dir, &[], true)
-    }
-
-    fn spawn(dir: &Path, extra: &[&str], netns: bool) -> Rvirtd {
-        let home = dir.join("home");
-        std::fs::create_dir_all(home.join("run")).unwrap();
-        let conf = dir.join("rvirtd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0700\"\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        let _ = std::fs::remove_file(dir.join("rvirt-sock"));
-        let mut cmd = if netns {
-            let mut c = Command::new("unshare");
-            c.args(["-n", "--"]).arg(rvirtd_bin());
-            c
-        } else {
-            Command::new(rvirtd_bin())
-        };
-        let child = cmd
-            .args(extra)
-            .args(["--session", "-f"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.join("rvirtd.pid"))
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_RUNTIME_DIR", home.join("run"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("rvirtd.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while !dir.join("rvirt-admin-sock").exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "rvirtd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Rvirtd {
-            dir: dir.to_path_buf(),
-            child: Some(child),
-        }
-    }
-
-    fn uri(&self) -> String {
-        format!(
-            "qemu+unix:///session?socket={}",
-            self.dir.join("rvirt-sock").display()
-        )
-    }
-
-    fn virsh(&self, args: &[&str]) -> String {
-        let out = Command::new("virsh")
-            .arg("-c")
-            .arg(self.uri())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "virsh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn kill9(&mut self) {
-        let mut c = self.child.take().unwrap();
-        c.kill().unwrap();
-        c.wait().unwrap();
-        // A killed daemon leaves its sockets; remove them so start() waits for the new ones.
-        for s in ["rvirt-sock", "rvirt-sock-ro", "rvirt-admin-sock"] {
-            let _ = std::fs::remove_file(self.dir.join(s));
-        }
-    }
-}
-
-impl Drop for Rvirtd {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn domain_xml(name: &str, dir: &Path, guest: &TestGuest) -> String {
     let disk = dir.join(format!("{name}.img"));
@@ -325,12 +203,7 @@ fn timeout_waits_for_running_guests() {
     std::thread::sleep(Duration::from_secs(8));
     if d.child.as_mut().unwrap().try_wait().unwrap().is_some() {
         // End the guest the daemon left behind before failing.
-        let run = tmp.path().join("home/run/rvirt/qemu");
-        for f in walk(&run).into_iter().filter(|p| p.ends_with("t1.pid")) {
-            if let Ok(pid) = std::fs::read_to_string(&f) {
-                let _ = Command::new("kill").arg(pid.trim()).status();
-            }
-        }
+        d.kill_guests();
         panic!("rvirtd exited on --timeout while a guest was running");
     }
     wait_for_line(&tmp.path().join("t1.serial"), MARKER, BOOT_TIMEOUT);

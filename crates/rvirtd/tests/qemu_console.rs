@@ -11,18 +11,22 @@
 //! still knows the pty.
 //! Expected texts are Debian libvirtd 9.0's, observed with the same guest and clients.
 //!
-//! Needs the rvirtd and rvsh binaries built in the same target directory (`cargo build -p
-//! rvirtd -p rvsh`); `RVIRTD_BIN` and `RVSH_BIN` name others.
+//! The daemon is this package's binary; rvsh comes from the same target directory (`cargo build
+//! -p rvsh`; the test command builds the workspace first). `RVIRTD_BIN` and `RVSH_BIN` name
+//! others.
 
+#[path = "../../rvirt-qemu/tests/common/mod.rs"]
 mod common;
+mod qemu_harness;
 
 use common::*;
+use qemu_harness::*;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,142 +34,6 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 const STEP: Duration = Duration::from_secs(30);
 const MARKER: &str = "RVIRT-GUEST-READY";
 const BANNER: &str = "Escape character is ^] (Ctrl + ])";
-
-/// A binary next to this test's target directory, or the one `var` names.
-fn sibling_bin(name: &str, var: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(var) {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        p.exists(),
-        "{} missing: run cargo build -p {name}",
-        p.display()
-    );
-    p
-}
-
-/// rvirtd on a private socket directory and home; on drop it is killed and so is every QEMU it
-/// started (found by their pid files, checked against their command lines).
-struct Rvirtd {
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Rvirtd {
-    fn start(dir: &Path) -> Rvirtd {
-        let home = dir.join("home");
-        std::fs::create_dir_all(home.join("run")).unwrap();
-        let conf = dir.join("rvirtd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0700\"\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("rvirtd.log"))
-            .unwrap();
-        let child = Command::new(sibling_bin("rvirtd", "RVIRTD_BIN"))
-            .args(["--session", "-f"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.join("rvirtd.pid"))
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_RUNTIME_DIR", home.join("run"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while !dir.join("rvirt-admin-sock").exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "rvirtd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Rvirtd {
-            dir: dir.to_path_buf(),
-            child: Some(child),
-        }
-    }
-
-    fn uri(&self) -> String {
-        format!(
-            "qemu+unix:///session?socket={}",
-            self.dir.join("rvirt-sock").display()
-        )
-    }
-
-    fn virsh_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("virsh");
-        c.env("LC_ALL", "C").arg("-c").arg(self.uri()).args(args);
-        c
-    }
-
-    fn rvsh_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(sibling_bin("rvsh", "RVSH_BIN"));
-        c.env("LC_ALL", "C").arg("-c").arg(self.uri()).args(args);
-        c
-    }
-
-    /// Runs virsh without a terminal: (exit status, stdout, stderr).
-    fn run(mut cmd: Command) -> (i32, String, String) {
-        let out = cmd.stdin(Stdio::null()).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn virsh(&self, args: &[&str]) -> String {
-        let (rc, out, err) = Self::run(self.virsh_cmd(args));
-        assert_eq!(rc, 0, "virsh {args:?}: {err}");
-        out
-    }
-
-    fn kill9(&mut self) {
-        let mut c = self.child.take().unwrap();
-        c.kill().unwrap();
-        c.wait().unwrap();
-        for s in ["rvirt-sock", "rvirt-sock-ro", "rvirt-admin-sock"] {
-            let _ = std::fs::remove_file(self.dir.join(s));
-        }
-    }
-}
-
-impl Drop for Rvirtd {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let run = self.dir.join("home/run/rvirt/qemu");
-        for e in std::fs::read_dir(&run).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "pid") {
-                let pid: i32 = std::fs::read_to_string(&p)
-                    .ok()
-                    .and_then(|t| t.trim().parse().ok())
-                    .unwrap_or(0);
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                if pid > 0 && String::from_utf8_lossy(&cmdline).contains(&*p.to_string_lossy()) {
-                    drop(KillOnDrop::new(pid));
-                }
-            }
-        }
-    }
-}
 
 /// A program running on a pseudo-terminal of its own (its controlling terminal), with
 /// everything it writes collected.
@@ -455,7 +323,7 @@ fn console_through_virsh_and_rvsh() {
 
     // rvsh --force takes over: virsh's session ends as libvirtd ends it. rvsh runs inside a
     // shell that records the terminal settings before and after.
-    let rvsh = sibling_bin("rvsh", "RVSH_BIN");
+    let rvsh = rvsh_bin();
     let mut sh = Command::new("sh");
     sh.env("LC_ALL", "C").arg("-c").arg(format!(
         "stty -g; '{}' -c '{}' console --force con; echo rc=$?; stty -g",
