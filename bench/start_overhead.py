@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import random
+import re
 import select
 import shlex
 import shutil
@@ -525,11 +526,18 @@ def report(res, cold, argvs, meta, args):
             f"{ms(statistics.mean(r['daemon_cpu'] for r in rs)) if daemon else '–'} | "
             f"{ms(med(res['virsh_rt'][k])) if daemon else '–'} |")
 
-    rv_pairs, lv_pairs = option_pairs(argvs["rvirtd"]), option_pairs(argvs["libvirtd"])
+    def normal(kind):
+        """The option pairs with what necessarily differs made alike: the daemon's own file
+        names under $WORK and descriptor numbers."""
+        work = meta["work"]
+        fix = lambda v: None if v is None else re.sub(
+            r"\bfd=\d+", "fd=N", v.replace(work, "$WORK").replace(f"$WORK/{kind}", "$WORK/DAEMON"))
+        return [(a, fix(v)) for a, v in option_pairs(argvs[kind])]
+
+    rv_pairs, lv_pairs = normal("rvirtd"), normal("libvirtd")
     lv_only = [p for p in lv_pairs if p not in rv_pairs]
     rv_only = [p for p in rv_pairs if p not in lv_pairs]
-    fmt_pairs = lambda ps: ("\n".join(a if v is None else f"{a} {shlex.quote(v)}" for a, v in ps)
-                            or "(none)").replace(meta["work"], "$WORK")
+    fmt_pairs = lambda ps: "\n".join(a if v is None else f"{a} {shlex.quote(v)}" for a, v in ps) or "(none)"
     show_argv = lambda a: " \\\n    ".join(
         [shlex.quote(a[0])] + [x if v is None else f"{x} {shlex.quote(v)}" for x, v in option_pairs(a)]
     ).replace(meta["work"], "$WORK")
@@ -598,7 +606,8 @@ own share of any virsh command.
 {chr(10).join(prow)}
 
 **Command lines** (/proc/PID/cmdline of the running QEMU; $WORK is the run's temporary
-directory). Only in libvirtd's:
+directory). Option by option, with each daemon's own files under $WORK called DAEMON and
+descriptor numbers as N, only in libvirtd's:
 
 ```
 {fmt_pairs(lv_only)}
