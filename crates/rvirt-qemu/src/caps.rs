@@ -347,6 +347,7 @@ async fn probe_one(
         log_file: dir.join(format!("{tag}.log")),
         env: vec![],
         start_timeout: PROBE_TIMEOUT,
+        pass_fds: vec![],
     };
     let (proc_, _events) = QemuProcess::spawn(&cfg)
         .await

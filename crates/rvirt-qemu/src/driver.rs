@@ -14,12 +14,14 @@
 //!
 //! Start: the founding disk rule first (every disk's backing chain resolved with rvirt-storage;
 //! a refusal is libvirt's exact error), then the command line ([`crate::argv`]) with `-S`, the
-//! process, the live status file (under the run directory, written atomically with the live
-//! XML), `cont`. A new driver on the same directories re-attaches to every QEMU its status files
+//! process, the terminals of its `pty` chardevs (QMP `query-chardev`, into the live XML and the
+//! status record; [`crate::console`] opens them for `virDomainOpenConsole`), the live status file
+//! (under the run directory, written atomically with the live XML), `cont`. A new driver on the same directories re-attaches to every QEMU its status files
 //! name (pid + start time + command line, then QMP) and marks the dead ones shut off (crashed).
 
 use crate::argv::{self, ArgvOptions};
 use crate::caps::{self, CapsCache};
+use crate::console;
 use crate::process::{QemuProcess, SpawnConfig};
 use crate::qmp::{Event as QmpEv, EventReceiver};
 use crate::status::LiveStatus;
@@ -28,6 +30,8 @@ use rvirt::error::{code, domain as errdom, Error, Result};
 use rvirt::types::*;
 use rvirt_xml::domain::{self as xdom, DomainDef, FormatOpts, VirtType};
 use serde_json::json;
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,8 +63,12 @@ mod flag {
     pub const DESTROY_GRACEFUL: u32 = 1;
     pub const UNDEFINE_ALL: u32 = 0x7f;
     pub const XML_INACTIVE: u32 = 2;
+    pub const XML_UPDATE_CPU: u32 = 4;
+    pub const XML_MIGRATABLE: u32 = 8;
     pub const XML_ALL: u32 = 0xf;
     pub const VCPU_MAXIMUM: u32 = 4;
+    pub const CONSOLE_ALL: u32 =
+        rvirt::driver::console_flags::FORCE | rvirt::driver::console_flags::SAFE;
 }
 
 /// Where the driver keeps its files.
@@ -139,6 +147,8 @@ impl DriverPaths {
 struct Live {
     def: DomainDef,
     id: i32,
+    /// The terminals of the `pty` chardevs (chardev id → `/dev/pts/N`), for the status file.
+    ptys: BTreeMap<String, String>,
     proc: Arc<QemuProcess>,
     /// Set by destroy: the exit is reported as destroyed and QEMU's SHUTDOWN is not an event.
     destroying: bool,
@@ -167,6 +177,8 @@ struct Dom {
     job: tokio::sync::Mutex<()>,
     job_owner: Mutex<&'static str>,
     st: Mutex<DomState>,
+    /// Open console sessions (they outlive a run only until its terminals hang up).
+    consoles: console::Sessions,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -433,6 +445,7 @@ impl QemuDriver {
                 uuid: def.uuid,
                 job: tokio::sync::Mutex::new(()),
                 job_owner: Mutex::new("none"),
+                consoles: Default::default(),
                 st: Mutex::new(DomState {
                     def,
                     persistent: true,
@@ -481,6 +494,7 @@ impl QemuDriver {
             .unwrap_or(0);
         let mut live_def = parse_def(&xml)?;
         live_def.id = Some(id);
+        console::assign_aliases(&mut live_def);
         let dom = match self.find_uuid(&live_def.uuid) {
             Some(d) => d,
             None => {
@@ -488,6 +502,7 @@ impl QemuDriver {
                     uuid: live_def.uuid,
                     job: tokio::sync::Mutex::new(()),
                     job_owner: Mutex::new("none"),
+                    consoles: Default::default(),
                     st: Mutex::new(DomState {
                         def: DomainDef {
                             id: None,
@@ -527,7 +542,19 @@ impl QemuDriver {
                     Some(a) if a != state => (a, reason::UNKNOWN),
                     _ => (state, why),
                 };
-                self.go_live(&dom, live_def, id, Arc::new(proc), events, state, why);
+                // The status file's terminals; a record that lacks them (written before they
+                // were kept) is completed from QEMU.
+                let mut ptys = status.ptys.clone();
+                if console::apply_ptys(&mut live_def, &ptys).is_err() {
+                    match self.lookup_ptys(&proc, &mut live_def).await {
+                        Ok(p) => ptys = p,
+                        Err(e) => eprintln!(
+                            "rvirt-qemu: {}: consoles unavailable: {}",
+                            live_def.name, e.message
+                        ),
+                    }
+                }
+                self.go_live(&dom, live_def, ptys, id, Arc::new(proc), events, state, why);
                 Ok(())
             }
             Err(e) => {
@@ -649,11 +676,22 @@ impl QemuDriver {
                  modules.",
             ));
         }
+        // Tap devices for bridge interfaces, open until QEMU has inherited them.
+        let mut taps = Vec::new();
+        for (i, n) in def.devices.nets.iter().enumerate() {
+            if let xdom::devices::NetSource::Bridge { bridge } = &n.source {
+                let template = n.ifname.as_deref().unwrap_or("vnet%d");
+                let vnet_hdr = n.model.as_deref() == Some("virtio");
+                let tap = crate::tap::create_in_bridge(template, bridge, n.mac.0, vnet_hdr)?;
+                taps.push((i, tap));
+            }
+        }
         let cmd = argv::build(
             &def,
             &chains,
             &ArgvOptions {
                 sandbox: caps.sandbox,
+                tap_fds: taps.iter().map(|(i, t)| (*i, t.fd.as_raw_fd())).collect(),
             },
         )?;
         let p = &self.inner.paths;
@@ -667,8 +705,14 @@ impl QemuDriver {
             log_file: p.log.join(format!("{name}.log")),
             env: vec![],
             start_timeout: Duration::from_secs(60),
+            pass_fds: taps.iter().map(|(_, t)| t.fd.as_raw_fd()).collect(),
         };
-        let (proc, events) = QemuProcess::spawn(&cfg).await?;
+        let spawned = QemuProcess::spawn(&cfg).await;
+        let tap_names: Vec<(usize, String)> =
+            taps.iter().map(|(i, t)| (*i, t.name.clone())).collect();
+        // QEMU holds its own copies now (or failed): the devices live as long as it does.
+        drop(taps);
+        let (proc, events) = spawned?;
         let proc = Arc::new(proc);
         let id = {
             let mut n = lock(&self.inner.next_id);
@@ -678,6 +722,19 @@ impl QemuDriver {
         };
         let mut live_def = def.clone();
         live_def.id = Some(id);
+        for (i, name) in tap_names {
+            live_def.devices.nets[i].ifname = Some(name);
+        }
+        console::assign_aliases(&mut live_def);
+        // Where QEMU put each pty chardev (libvirt asks `query-chardev` at the same point).
+        let ptys = match self.lookup_ptys(&proc, &mut live_def).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = proc.stop(Duration::from_secs(2)).await;
+                proc.cleanup();
+                return Err(e);
+            }
+        };
         let paused = flags & flag::START_PAUSED != 0;
         // Record the process before `cont`, so a crash of ours from here on leaves a status.
         let status_path = p.status_file(&name);
@@ -685,6 +742,7 @@ impl QemuDriver {
             let mut s = proc.status();
             s.state = state_name(state).into();
             s.reason = why.to_string();
+            s.ptys = ptys.clone();
             s.domain_xml = Some(xdom::format(&live_def, FormatOpts::default()));
             s.save(&status_path)
         };
@@ -710,7 +768,7 @@ impl QemuDriver {
             (st::RUNNING, reason::RUNNING_BOOTED)
         };
         let _ = write_status(state, why);
-        self.go_live(d, live_def, id, proc, events, state, why);
+        self.go_live(d, live_def, ptys, id, proc, events, state, why);
         let me = d.identity();
         self.emit(me.clone(), lifecycle::STARTED, detail::STARTED_BOOTED);
         if paused {
@@ -725,6 +783,7 @@ impl QemuDriver {
         &self,
         d: &Arc<Dom>,
         def: DomainDef,
+        ptys: BTreeMap<String, String>,
         id: i32,
         proc: Arc<QemuProcess>,
         events: EventReceiver,
@@ -739,6 +798,7 @@ impl QemuDriver {
             s.live = Some(Live {
                 def,
                 id,
+                ptys,
                 proc: proc.clone(),
                 destroying: false,
                 shutdown_seen: false,
@@ -752,6 +812,31 @@ impl QemuDriver {
             proc,
         };
         tokio::spawn(task.run(events, done_tx));
+    }
+
+    /// Asks QEMU which terminals its `pty` chardevs got and writes them into `def` (no QMP
+    /// call when there are none). Returns the chardev id → path map for the status file.
+    async fn lookup_ptys(
+        &self,
+        proc: &QemuProcess,
+        def: &mut DomainDef,
+    ) -> Result<BTreeMap<String, String>> {
+        let d = &def.devices;
+        let any_pty = [&d.serials, &d.parallels, &d.consoles, &d.channels]
+            .into_iter()
+            .flatten()
+            .any(|c| c.source.type_ == xdom::devices::ChrSourceType::Pty);
+        if !any_pty {
+            return Ok(BTreeMap::new());
+        }
+        let answer = proc
+            .qmp()
+            .execute("query-chardev", None, self.inner.qmp_timeout())
+            .await
+            .map_err(Error::from)?;
+        let ptys = console::ptys_from_query(&answer);
+        console::apply_ptys(def, &ptys)?;
+        Ok(ptys)
     }
 
     /// The running process, or "domain is not running".
@@ -770,14 +855,6 @@ impl QemuDriver {
             .await
             .map(|_| ())
             .map_err(Error::from)
-    }
-
-    /// Waits until the monitor task has finished with the current process.
-    async fn wait_stopped(&self, d: &Dom) {
-        let done = lock(&d.st).live.as_ref().map(|l| l.done.clone());
-        if let Some(mut done) = done {
-            let _ = done.wait_for(|v| *v).await;
-        }
     }
 
     fn save_config(&self, def: &DomainDef) -> Result<()> {
@@ -856,6 +933,7 @@ impl QemuDriver {
             uuid: def.uuid,
             job: tokio::sync::Mutex::new(()),
             job_owner: Mutex::new("none"),
+            consoles: Default::default(),
             st: Mutex::new(DomState {
                 def,
                 persistent,
@@ -877,20 +955,22 @@ impl QemuDriver {
 
     /// Stops a domain for destroy: SIGTERM, SIGKILL after the grace period (unless graceful).
     async fn destroy_inner(&self, d: &Arc<Dom>, graceful: bool) -> Result<()> {
-        let proc = {
+        // The monitor task's completion signal is taken now: once the process is gone the task
+        // clears `live` before it reports STOPPED, and destroy must return after that report.
+        let (proc, mut done) = {
             let mut s = lock(&d.st);
             let Some(l) = s.live.as_mut() else {
                 return Err(not_running());
             };
             l.destroying = true;
-            l.proc.clone()
+            (l.proc.clone(), l.done.clone())
         };
         if graceful {
             proc.stop(Duration::from_secs(3600)).await?;
         } else {
             proc.stop(DESTROY_GRACE).await?;
         }
-        self.wait_stopped(d).await;
+        let _ = done.wait_for(|v| *v).await;
         Ok(())
     }
 }
@@ -1073,6 +1153,7 @@ fn save_status(paths: &DriverPaths, dom: &Dom) {
         let mut rec = l.proc.status();
         rec.state = state_name(s.state).into();
         rec.reason = s.reason.to_string();
+        rec.ptys = l.ptys.clone();
         rec.domain_xml = Some(xdom::format(&l.def, FormatOpts::default()));
         if let Err(e) = rec.save(&paths.status_file(&s.def.name)) {
             eprintln!("rvirt-qemu: {e}");
@@ -1462,7 +1543,17 @@ impl rvirt::Driver for QemuDriver {
             Some(l) if flags & flag::XML_INACTIVE == 0 => &l.def,
             _ => &s.def,
         };
-        Ok(xdom::format(def, FormatOpts::from_flags(flags)))
+        if flags & (flag::XML_UPDATE_CPU | flag::XML_MIGRATABLE) == 0 {
+            return Ok(xdom::format(def, FormatOpts::from_flags(flags)));
+        }
+        let mut def = def.clone();
+        if flags & flag::XML_UPDATE_CPU != 0 {
+            crate::xml_flags::update_cpu(&mut def)?;
+        }
+        if flags & flag::XML_MIGRATABLE != 0 {
+            crate::xml_flags::make_migratable(&mut def);
+        }
+        Ok(xdom::format(&def, FormatOpts::from_flags(flags)))
     }
 
     async fn domain_get_autostart(&self, dom: &DomainRef) -> Result<bool> {
@@ -1554,6 +1645,26 @@ impl rvirt::Driver for QemuDriver {
         check_flags(flags, 0, "qemuDomainHasManagedSaveImage")?;
         self.find(dom)?;
         Ok(false)
+    }
+
+    async fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<rvirt::stream::DuplexStream> {
+        check_flags(flags, flag::CONSOLE_ALL, "qemuDomainOpenConsole")?;
+        let d = self.find(dom)?;
+        // No job: like libvirt, a console opens beside whatever else runs on the domain.
+        let path = {
+            let s = lock(&d.st);
+            let Some(l) = &s.live else {
+                return Err(not_running());
+            };
+            console::find_console(&l.def, dev_name)?
+        };
+        let force = flags & rvirt::driver::console_flags::FORCE != 0;
+        d.consoles.open(&path, force).map_err(Error::from)
     }
 
     fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {

@@ -9,6 +9,8 @@
 //! - [`qmp`]: the asynchronous QMP client (handshake, commands with ids and per-call timeouts,
 //!   events on a channel, monitor loss);
 //! - [`caps`]: capability probing of a QEMU binary over QMP and the on-disk probe cache;
+//! - [`console`]: `virDomainOpenConsole`: the PTYs QEMU allocated, which device a call means,
+//!   and the console sessions pumping bytes between a PTY and a stream;
 //! - [`host`]: the host facts (CPU, NUMA cells, pages, caches) the capabilities XML reports;
 //! - [`capabilities_xml`]: the `capabilities` and `domcapabilities` documents built from both;
 //! - [`process`]: spawning and supervising a QEMU process (monitor socket, pid and log files,
@@ -24,8 +26,11 @@ pub mod argv;
 pub mod atomic_file;
 pub mod capabilities_xml;
 pub mod caps;
+pub mod console;
 pub mod driver;
 pub mod host;
 pub mod process;
 pub mod qmp;
 pub mod status;
+pub mod tap;
+pub mod xml_flags;

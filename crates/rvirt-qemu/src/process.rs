@@ -155,6 +155,9 @@ pub struct SpawnConfig {
     pub env: Vec<(OsString, OsString)>,
     /// How long QEMU may take to answer on its monitor.
     pub start_timeout: Duration,
+    /// Open descriptors QEMU inherits under the same numbers (tap devices named in its
+    /// arguments as `fd=N`); the caller keeps them open until spawn returns.
+    pub pass_fds: Vec<RawFd>,
 }
 
 /// How a stop ended.
@@ -328,8 +331,10 @@ impl QemuProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));
+        let pass_fds = cfg.pass_fds.clone();
         // SAFETY: the closure runs in the forked child before exec and only calls setsid and
-        // fcntl, which are async-signal-safe; it touches no memory shared with other threads.
+        // fcntl, which are async-signal-safe, and reads its own copy of the descriptor list
+        // (allocated before the fork); it touches no memory shared with other threads.
         unsafe {
             cmd.pre_exec(move || {
                 // Own session: no terminal signals, and the daemon's process group can die
@@ -337,11 +342,12 @@ impl QemuProcess {
                 if libc::setsid() < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                // Let QEMU inherit the listening monitor socket.
-                let flags = libc::fcntl(listen_fd, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(listen_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
+                // Let QEMU inherit the listening monitor socket and the passed descriptors.
+                for &fd in std::iter::once(&listen_fd).chain(pass_fds.iter()) {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
@@ -527,6 +533,7 @@ impl QemuProcess {
             log_file: self.log_file.clone(),
             state: "running".into(),
             reason: "booted".into(),
+            ptys: Default::default(),
             domain_xml: None,
         }
     }
@@ -847,6 +854,7 @@ mod tests {
             log_file: dir.path().join("demo.log"),
             env: vec![],
             start_timeout: Duration::from_secs(10),
+            pass_fds: vec![],
         };
         let e = QemuProcess::spawn(&cfg).await.unwrap_err();
         assert_eq!(
@@ -873,6 +881,7 @@ mod tests {
             log_file: dir.path().join("demo.log"),
             env: vec![],
             start_timeout: Duration::from_secs(10),
+            pass_fds: vec![],
         };
         let e = QemuProcess::spawn(&cfg).await.unwrap_err();
         assert!(
@@ -898,6 +907,7 @@ mod tests {
             log_file: "/nonexistent.log".into(),
             state: "running".into(),
             reason: "booted".into(),
+            ptys: Default::default(),
             domain_xml: None,
         };
         let e = QemuProcess::attach("demo", &st, Duration::from_secs(1))

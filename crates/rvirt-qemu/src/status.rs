@@ -12,6 +12,7 @@
 //!   <monitor path='/run/rvirt/qemu/demo.monitor' type='unix'/>
 //!   <pidfile path='/run/rvirt/qemu/demo.pid'/>
 //!   <logfile path='/var/log/rvirt/qemu/demo.log'/>
+//!   <pty chardev='charserial0' path='/dev/pts/3'/>
 //!   <domain type='qemu'>…the live definition, verbatim…</domain>
 //! </domstatus>
 //! ```
@@ -19,8 +20,12 @@
 //! `starttime` is the process's start time in clock ticks since boot (field 22 of
 //! `/proc/PID/stat`): with the pid it identifies the process across pid reuse, which is what
 //! [`crate::process::QemuProcess::attach`] checks before it signals or reconnects to anything.
+//! The `<pty>` elements are the terminals QEMU allocated for its `pty` chardevs (from QMP
+//! `query-chardev` at start): the embedded definition is read back with the inactive parser,
+//! which drops live-only data such as a pty's path, so the re-attach path re-applies them.
 
 use rvirt_xml::writer::XmlWriter;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Problems reading or writing a status file.
@@ -79,6 +84,8 @@ pub struct LiveStatus {
     pub state: String,
     /// Reason for that state (`booted`, `user`, …).
     pub reason: String,
+    /// The pseudo-terminals of the `pty` chardevs: chardev id → `/dev/pts/N`.
+    pub ptys: BTreeMap<String, String>,
     /// The live domain definition, kept verbatim (a `<domain>` element), if recorded.
     pub domain_xml: Option<String>,
 }
@@ -110,6 +117,9 @@ impl LiveStatus {
         );
         w.empty("pidfile", &[("path", &path_str(&self.pid_file))]);
         w.empty("logfile", &[("path", &path_str(&self.log_file))]);
+        for (id, path) in &self.ptys {
+            w.empty("pty", &[("chardev", id), ("path", path)]);
+        }
         if let Some(d) = &self.domain_xml {
             for line in d.trim_end().lines() {
                 w.raw_line(line);
@@ -163,6 +173,14 @@ impl LiveStatus {
             log_file: attr("logfile", "path")?.into(),
             state: attr("domstatus", "state")?,
             reason: attr("domstatus", "reason")?,
+            ptys: root
+                .children()
+                .filter(|n| n.has_tag_name("pty"))
+                .map(|n| match (n.attribute("chardev"), n.attribute("path")) {
+                    (Some(id), Some(p)) => Ok((id.to_string(), p.to_string())),
+                    _ => Err(invalid("a <pty> lacks chardev or path".into())),
+                })
+                .collect::<Result<_, _>>()?,
             domain_xml: child("domain").map(|n| unindent(&text[n.range()])),
         })
     }
@@ -225,6 +243,7 @@ mod tests {
             log_file: "/var/log/rvirt/qemu/demo.log".into(),
             state: "running".into(),
             reason: "booted".into(),
+            ptys: [("charserial0".to_string(), "/dev/pts/3".to_string())].into(),
             domain_xml: Some("<domain type='qemu'>\n  <name>demo</name>\n</domain>".into()),
         }
     }
@@ -241,6 +260,7 @@ mod tests {
              \x20 <monitor path='/run/rvirt/qemu/demo &amp; &apos;co&apos;.monitor' type='unix'/>\n\
              \x20 <pidfile path='/run/rvirt/qemu/demo.pid'/>\n\
              \x20 <logfile path='/var/log/rvirt/qemu/demo.log'/>\n\
+             \x20 <pty chardev='charserial0' path='/dev/pts/3'/>\n\
              \x20 <domain type='qemu'>\n\
              \x20   <name>demo</name>\n\
              \x20 </domain>\n\
@@ -273,6 +293,17 @@ mod tests {
         );
         let e = LiveStatus::from_xml("<domstatus pid='0'/>", p).unwrap_err();
         assert!(e.to_string().contains("pid 0 is out of range"), "{e}");
+        let e = LiveStatus::from_xml(
+            "<domstatus state='running' reason='booted' pid='1'><process starttime='1' \
+             started='1'/><emulator path='q'/><monitor path='m'/><pidfile path='p'/><logfile \
+             path='l'/><pty chardev='charserial0'/></domstatus>",
+            p,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("a <pty> lacks chardev or path"),
+            "{e}"
+        );
         let e = LiveStatus::from_xml("<domain/>", p).unwrap_err();
         assert!(e.to_string().contains("not <domstatus>"), "{e}");
         let e = LiveStatus::load(Path::new("/nonexistent/demo.xml")).unwrap_err();

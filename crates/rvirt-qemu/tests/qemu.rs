@@ -51,6 +51,7 @@ fn spawn_config(name: &str, qemu: &Path, dir: &Path, args: Vec<std::ffi::OsStrin
         log_file: dir.join(format!("{name}.log")),
         env: vec![],
         start_timeout: Duration::from_secs(60),
+        pass_fds: vec![],
     }
 }
 

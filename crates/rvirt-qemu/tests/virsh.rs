@@ -39,6 +39,20 @@ struct Rvirtd {
 
 impl Rvirtd {
     fn start(dir: &Path) -> Rvirtd {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Rvirtd {
+        Self::spawn(dir, extra, false)
+    }
+
+    /// rvirtd in a network namespace of its own (`unshare -n`, which execs it under the same
+    /// pid), so that guests' tap devices and bridges never touch the host's interfaces.
+    fn start_in_netns(dir: &Path) -> Rvirtd {
+        Self::spawn(dir, &[], true)
+    }
+
+    fn spawn(dir: &Path, extra: &[&str], netns: bool) -> Rvirtd {
         let home = dir.join("home");
         std::fs::create_dir_all(home.join("run")).unwrap();
         let conf = dir.join("rvirtd.conf");
@@ -51,7 +65,15 @@ impl Rvirtd {
         )
         .unwrap();
         let _ = std::fs::remove_file(dir.join("rvirt-sock"));
-        let child = Command::new(rvirtd_bin())
+        let mut cmd = if netns {
+            let mut c = Command::new("unshare");
+            c.args(["-n", "--"]).arg(rvirtd_bin());
+            c
+        } else {
+            Command::new(rvirtd_bin())
+        };
+        let child = cmd
+            .args(extra)
             .args(["--session", "-f"])
             .arg(&conf)
             .arg("-p")
@@ -284,6 +306,182 @@ fn virsh_lifecycle_events_and_daemon_kill() {
 }
 
 /// Every non-directory entry under `dir`.
+/// `--timeout` stops an idle session daemon only while no guest runs, as libvirtd's QEMU driver
+/// inhibits the shutdown for each active domain: with a guest running (and no client connected
+/// between virsh invocations) the daemon outlives its timeout several times over; once the guest
+/// is destroyed it exits after the timeout, and the guest is gone.
+#[test]
+fn timeout_waits_for_running_guests() {
+    if qemu_or_skip("timeout_waits_for_running_guests").is_none() {
+        return;
+    }
+    let guest = test_guest();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = Rvirtd::start_with(tmp.path(), &["--timeout", "2"]);
+    let xml = tmp.path().join("t1.xml");
+    std::fs::write(&xml, domain_xml("t1", tmp.path(), &guest)).unwrap();
+    d.virsh(&["define", xml.to_str().unwrap()]);
+    d.virsh(&["start", "t1"]);
+    std::thread::sleep(Duration::from_secs(8));
+    if d.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+        // End the guest the daemon left behind before failing.
+        let run = tmp.path().join("home/run/rvirt/qemu");
+        for f in walk(&run).into_iter().filter(|p| p.ends_with("t1.pid")) {
+            if let Ok(pid) = std::fs::read_to_string(&f) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+        panic!("rvirtd exited on --timeout while a guest was running");
+    }
+    wait_for_line(&tmp.path().join("t1.serial"), MARKER, BOOT_TIMEOUT);
+    d.virsh(&["destroy", "t1"]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = d.child.as_mut().unwrap().try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "rvirtd still running 30 s after its last guest stopped (--timeout 2)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "rvirtd exit status {status}");
+    d.child = None;
+}
+
+/// `dumpxml --migratable` leaves out the default USB controller and pci-root the way libvirt's
+/// QEMU driver does; `--update-cpu` leaves an exact custom CPU alone and refuses a host-model CPU
+/// (which would need libvirt's x86 CPU map) with an error instead of an unexpanded answer.
+#[test]
+fn dumpxml_migratable_and_update_cpu() {
+    if qemu_or_skip("dumpxml_migratable_and_update_cpu").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Rvirtd::start(tmp.path());
+    let xml = |name: &str, cpu: &str| {
+        format!(
+            "<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os>{cpu}<devices>\
+             <controller type='usb' index='0'/><controller type='pci' index='0' model='pci-root'/>\
+             </devices></domain>"
+        )
+    };
+    let f = tmp.path().join("m.xml");
+    std::fs::write(
+        &f,
+        xml(
+            "m1",
+            "<cpu mode='custom' match='exact'><model>qemu64</model></cpu>",
+        ),
+    )
+    .unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let plain = d.virsh(&["dumpxml", "m1"]);
+    assert!(
+        plain.contains("<controller type='usb' index='0'"),
+        "{plain}"
+    );
+    assert!(plain.contains("model='pci-root'"), "{plain}");
+    let mig = d.virsh(&["dumpxml", "--migratable", "m1"]);
+    assert!(!mig.contains("<controller"), "{mig}");
+    assert_eq!(d.virsh(&["dumpxml", "--update-cpu", "m1"]), plain);
+    std::fs::write(&f, xml("m2", "<cpu mode='host-model'/>")).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let out = Command::new("virsh")
+        .arg("-c")
+        .arg(d.uri())
+        .args(["dumpxml", "--update-cpu", "m2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("error: Operation not supported: updating a 'host-model' guest CPU"),
+        "{err}"
+    );
+    d.virsh(&["undefine", "m1"]);
+    d.virsh(&["undefine", "m2"]);
+}
+
+/// `<interface type='bridge'>` on a system-style daemon (root): inside rvirtd's own network
+/// namespace a bridge is made; starting the guest creates a `vnet0` tap with libvirt's
+/// host-side MAC (`fe:` + the guest's), attached to the bridge and up, handed to QEMU as a
+/// descriptor; the live XML names it; the guest boots; destroy leaves no tap behind; a missing
+/// bridge refuses to start with libvirt's text.
+#[test]
+fn bridge_interface_gets_a_tap_in_the_bridge() {
+    if qemu_or_skip("bridge_interface_gets_a_tap_in_the_bridge").is_none() {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: tap devices need root");
+        return;
+    }
+    let guest = test_guest();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Rvirtd::start_in_netns(tmp.path());
+    let pid = d.child.as_ref().unwrap().id().to_string();
+    let ip = |args: &[&str]| {
+        let o = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "ip"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    ip(&["link", "add", "br0", "type", "bridge"]);
+    ip(&["link", "set", "br0", "up"]);
+    let xml = domain_xml("br1", tmp.path(), &guest).replace(
+        "<interface type='user'><model type='virtio'/></interface>",
+        "<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br0'/>\
+         <model type='virtio'/></interface>",
+    );
+    assert!(xml.contains("bridge='br0'"));
+    let f = tmp.path().join("br1.xml");
+    std::fs::write(&f, &xml).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    d.virsh(&["start", "br1"]);
+    let ports = ip(&["-o", "link", "show", "master", "br0"]);
+    assert!(ports.contains("vnet0"), "{ports}");
+    assert!(ports.contains("fe:54:00:12:34:56"), "{ports}");
+    let live = d.virsh(&["dumpxml", "br1"]);
+    assert!(live.contains("<target dev='vnet0'/>"), "{live}");
+    wait_for_line(&tmp.path().join("br1.serial"), MARKER, BOOT_TIMEOUT);
+    d.virsh(&["destroy", "br1"]);
+    let t0 = Instant::now();
+    while ip(&["-o", "link", "show"]).contains("vnet0") {
+        assert!(t0.elapsed() < Duration::from_secs(10), "tap left behind");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A bridge that does not exist: libvirt's error, nothing left running.
+    d.virsh(&["undefine", "br1"]);
+    std::fs::write(&f, xml.replace("bridge='br0'", "bridge='nosuchbr'")).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let out = Command::new("virsh")
+        .arg("-c")
+        .arg(d.uri())
+        .args(["start", "br1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("Unable to add bridge nosuchbr port vnet0: No such device"),
+        "{err}"
+    );
+    assert!(d.virsh(&["domstate", "br1"]).contains("shut off"));
+    assert!(!ip(&["-o", "link", "show"]).contains("vnet0"));
+    d.virsh(&["undefine", "br1"]);
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {

@@ -212,6 +212,7 @@ pub fn parse_args(args: &[String], ctl: &mut Ctl) -> Parsed {
                     ctl.error(&format!("Invalid string '{arg}' for escape sequence"));
                     return Parsed::Exit(1);
                 }
+                ctl.escape_char = arg.clone();
             }
             'h' => {
                 ctl.print(&usage(&ctl.progname.clone()));

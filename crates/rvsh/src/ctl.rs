@@ -32,6 +32,8 @@ pub struct Ctl {
     pub progname: String,
     /// Set when the connection is believed lost; the next command reconnects.
     pub disconnected: bool,
+    /// The console escape sequence (`-e`; `^]` by default).
+    pub escape_char: String,
     last_error: Option<Error>,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
@@ -59,6 +61,7 @@ impl Ctl {
             imode: false,
             progname: "rvsh".into(),
             disconnected: false,
+            escape_char: "^]".into(),
             last_error: None,
             out,
             err,

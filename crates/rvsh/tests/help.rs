@@ -38,7 +38,7 @@ fn every_command_page_matches_virsh() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 75);
+    assert_eq!(checked, 76);
 }
 
 #[test]

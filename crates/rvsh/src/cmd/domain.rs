@@ -1,10 +1,10 @@
-//! Domain Management commands: `autostart`, `create`, `define`, `destroy`, `domid`, `domname`,
-//! `domuuid`, `dumpxml`, `reboot`, `reset`, `resume`, `shutdown`, `start`, `suspend`,
-//! `undefine`.
+//! Domain Management commands: `autostart`, `console` (in [`super::console`]), `create`,
+//! `define`, `destroy`, `domid`, `domname`, `domuuid`, `dumpxml`, `reboot`, `reset`, `resume`,
+//! `shutdown`, `start`, `suspend`, `undefine`.
 //!
-//! Options virsh has but rvsh cannot honour through the rvirt API (`--console`, `--pass-fds`,
-//! `--xpath`, `--wipe-storage`) are accepted by the parser, so `help` matches virsh, and refused
-//! with an error naming the option when used.
+//! Options virsh has but rvsh cannot honour through the rvirt API (`--pass-fds`, `--xpath`,
+//! `--wipe-storage`) are accepted by the parser, so `help` matches virsh, and refused with an
+//! error naming the option when used.
 
 use super::{by, opt_alias, opt_bool, opt_data, opt_file, opt_string, opt_string_named};
 use crate::ctl::Ctl;
@@ -110,7 +110,7 @@ static UNDEFINE_OPTS: [OptDef; 13] = [
 ];
 
 /// The commands, in virsh's order.
-pub static CMDS: [CmdDef; 15] = [
+pub static CMDS: [CmdDef; 16] = [
     CmdDef {
         name: "autostart",
         help: "autostart a domain",
@@ -119,6 +119,7 @@ pub static CMDS: [CmdDef; 15] = [
         handler: cmd_autostart,
         flags: 0,
     },
+    super::console::CMD,
     CmdDef {
         name: "create",
         help: "create a domain from an XML file",
@@ -290,7 +291,7 @@ fn cmd_create(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Some(xml) = super::read_file(ctl, from) else {
         return false;
     };
-    if !check_pass_fds(ctl, cmd) || !unsupported_option(ctl, cmd, "console") {
+    if !check_pass_fds(ctl, cmd) {
         return false;
     }
     let mut flags = 0;
@@ -310,6 +311,9 @@ fn cmd_create(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
         return false;
     };
     ctl.print_extra(&format!("Domain '{}' created from {from}\n", dom.name()));
+    if cmd.has("console") {
+        return super::console::run_console(ctl, &dom, None, 0);
+    }
     true
 }
 
@@ -317,17 +321,14 @@ fn cmd_define(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Ok(Some(from)) = cmd.string_req(ctl, "file") else {
         return false;
     };
-    let flags = if cmd.has("validate") { 1 } else { 0 };
-    let Some(xml) = super::read_file(ctl, from) else {
-        return false;
-    };
-    let conn = ctl.conn();
-    let Some(dom) = ctl.call(conn.domain_define_xml(&xml, flags)) else {
-        ctl.error(&format!("Failed to define domain from {from}"));
-        return false;
-    };
-    ctl.print_extra(&format!("Domain '{}' defined from {from}\n", dom.name()));
-    true
+    let flags = u32::from(cmd.has("validate"));
+    super::common::object_from_file(
+        ctl,
+        from,
+        |c, xml| async move { c.domain_define_xml(&xml, flags).await },
+        "define domain",
+        |d: &rvirt::Domain| format!("Domain '{}' defined from {from}\n", d.name()),
+    )
 }
 
 fn cmd_destroy(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
@@ -501,7 +502,7 @@ fn cmd_start(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
         ctl.error("Domain is already active");
         return false;
     }
-    if !check_pass_fds(ctl, cmd) || !unsupported_option(ctl, cmd, "console") {
+    if !check_pass_fds(ctl, cmd) {
         return false;
     }
     let mut flags = 0u32;
@@ -519,10 +520,7 @@ fn cmd_start(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     const FORCE_BOOT: u32 = 1 << 3;
     if flags & FORCE_BOOT != 0 {
         match ctl.block_on(dom.create(flags)) {
-            Ok(()) => {
-                ctl.print_extra(&format!("Domain '{}' started\n", dom.name()));
-                return true;
-            }
+            Ok(()) => return started(ctl, cmd, &dom),
             Err(e) if e.code != code::NO_SUPPORT && e.code != code::INVALID_ARG => {
                 ctl.save_error(e);
                 ctl.report_error();
@@ -544,7 +542,15 @@ fn cmd_start(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
         ctl.error(&format!("Failed to start domain '{}'", dom.name()));
         return false;
     }
+    started(ctl, cmd, &dom)
+}
+
+/// The end of `start`: the notice, then the console when `--console` asked for it.
+fn started(ctl: &mut Ctl, cmd: &ParsedCmd, dom: &Domain) -> bool {
     ctl.print_extra(&format!("Domain '{}' started\n", dom.name()));
+    if cmd.has("console") {
+        return super::console::run_console(ctl, dom, None, 0);
+    }
     true
 }
 

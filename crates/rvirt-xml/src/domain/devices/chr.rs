@@ -469,10 +469,12 @@ pub(crate) fn post_parse(list: &mut [Chr], i: usize) {
 }
 
 /// `virDomainChrSourceDefFormat` for an inactive definition.
-pub(crate) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
+pub(crate) fn format_source(b: &mut Buf, s: &ChrSource, opts: FormatOpts) {
     use ChrSourceType as S;
     match s.type_ {
-        S::Null | S::Vc | S::Stdio | S::Spicevmc | S::Pty => {}
+        S::Null | S::Vc | S::Stdio | S::Spicevmc => {}
+        // A pty's path is what the running QEMU allocated: live XML only.
+        S::Pty if s.path.is_none() || opts.inactive => {}
         S::QemuVdagent => {
             if s.mouse.is_some_and(|m| m != MouseMode::Default) || s.clipboard.is_some() {
                 b.add("<source>\n");
@@ -487,7 +489,7 @@ pub(crate) fn format_source(b: &mut Buf, s: &ChrSource, _opts: FormatOpts) {
                 b.add("</source>\n");
             }
         }
-        S::Dev | S::File | S::Pipe => {
+        S::Dev | S::File | S::Pipe | S::Pty => {
             let mut a = Buf::new();
             a.esc(" path='%s'", s.path.as_deref());
             if s.type_ == S::File {
@@ -563,6 +565,14 @@ pub(super) fn format(b: &mut Buf, c: &Chr, opts: FormatOpts) {
     b.add(&format!("<{name}"));
     b.adjust(2);
     b.add(&format!(" type='{}'", c.source.type_.as_str()));
+    // libvirt's compatibility with the legacy `<console tty='/dev/pts/N'/>` syntax.
+    if c.device == ChrDeviceType::Console
+        && c.port == Some(0)
+        && c.source.type_ == ChrSourceType::Pty
+        && !opts.inactive
+    {
+        b.esc(" tty='%s'", c.source.path.as_deref());
+    }
     b.add(">\n");
     format_source(b, &c.source, opts);
     let port = c.port.unwrap_or(-1);
