@@ -547,8 +547,8 @@ def report(res, cold, argvs, meta, args):
 ## Guest start: `virsh start` → guest marker (QEMU driver)
 
 Produced by `{cmd}` on {meta['date']} ({meta['node']}, {meta['cpus']} CPUs,
-{meta['platform']}; {meta['qemu']}; rvirtd release build; Debian's libvirtd
-9.0), in {meta['minutes']:.0f} minutes. Load average (1 min): {meta['load_start']:.2f} at the start,
+{meta['platform']}; {meta['qemu']}; rvirtd release build of {meta.get('commit', 'an unrecorded commit')};
+Debian's libvirtd 9.0), in {meta['minutes']:.0f} minutes. Load average (1 min): {meta['load_start']:.2f} at the start,
 {meta['load_min']:.2f}–{meta['load_max']:.2f} after the starts, {meta['load_end']:.2f} at the end
 {meta['load_note']}
 
@@ -692,6 +692,8 @@ def main():
 
     guest = test_guest()
     exe = rvirtd_binary()
+    commit = "`" + subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+                                  text=True).stdout.strip() + "`" + (" (RVIRTD=" + exe + ")" if os.environ.get("RVIRTD") else "")
     work = tempfile.mkdtemp(prefix="rvirt-bench-start-")
     os.chmod(work, 0o755)
     os.makedirs(f"{work}/serial")
@@ -763,7 +765,7 @@ def main():
         "date": datetime.date.today(), "node": platform.node(), "cpus": os.cpu_count(),
         "platform": platform.platform(), "qemu": qemu_version,
         "minutes": (time.monotonic() - started) / 60, "load_start": load_start,
-        "work": work, "load_min": min(loads), "load_max": max(loads), "load_end": os.getloadavg()[0],
+        "work": work, "commit": commit, "load_min": min(loads), "load_max": max(loads), "load_end": os.getloadavg()[0],
         "load_note": f"(CPUs {100 * busy:.0f}% busy over the run, counting the benchmark's own QEMU, which keeps "
                      "one CPU busy while it boots; the machine is shared with other builds and a fuzzer, so "
                      "expect noise — the rounds are paired for that).",
