@@ -257,6 +257,12 @@ python3-libvirt: {verdict(results, "python")}
 
 Raw client: {verdict(results, "raw")}
 """
+    # Keep the guest-start section bench/start_overhead.py writes (and the analysis after it).
+    marker = "<!-- bench/start_overhead.py: begin -->"
+    if os.path.exists(args.out):
+        old = open(args.out).read()
+        if marker in old:
+            md = md.rstrip("\n") + "\n\n" + old[old.index(marker):]
     with open(args.out, "w") as f:
         f.write(md)
     print(md)
