@@ -122,23 +122,39 @@ xml_enum! {
     pub enum CpuUsable { Unknown = "unknown", Yes = "yes", No = "no" }
 }
 
-/// A value of one of libvirt's enums that a `<enum name=…>` lists.
-pub(crate) trait CapsValue: XmlEnum {
+/// A value of one of libvirt's enums (`VIR_ENUM_IMPL`): its XML spelling and its number in
+/// libvirt's list, which is the order `<enum>` values are printed in.
+pub trait EnumValue: Sized + Copy {
+    /// The value spelled `name`, if libvirt's list has it.
+    fn from_name(name: &str) -> Option<Self>;
     /// The XML spelling.
     fn name(self) -> &'static str;
+    /// The position in libvirt's list.
+    fn number(self) -> usize;
 }
 
-macro_rules! caps_values {
+macro_rules! enum_values {
     ($($t:ty),+ $(,)?) => {
-        $(impl CapsValue for $t {
+        $(impl EnumValue for $t {
+            fn from_name(name: &str) -> Option<Self> {
+                <$t as XmlEnum>::parse(name)
+            }
             fn name(self) -> &'static str {
                 self.as_str()
+            }
+            fn number(self) -> usize {
+                XmlEnum::index(self)
             }
         })+
     };
 }
 
-caps_values!(
+enum_values!(
+    Arch,
+    VirtType,
+    CpuUsable,
+    CpuFallback,
+    CpuFeaturePolicy,
     Firmware,
     LoaderType,
     TristateBool,
@@ -651,11 +667,11 @@ fn supported<T>(b: &mut Buf, name: &str, s: &Support<T>, body: impl FnOnce(&mut 
 }
 
 /// `virDomainCapsEnumFormat`: each set value once, in libvirt's enum order.
-fn caps_enum<T: CapsValue>(b: &mut Buf, name: &str, e: &Option<CapsEnum<T>>) {
+fn caps_enum<T: EnumValue>(b: &mut Buf, name: &str, e: &Option<CapsEnum<T>>) {
     let Some(e) = e else { return };
     let mut v: Vec<T> = e.values.clone();
-    v.sort_by_key(|x| x.index());
-    v.dedup_by_key(|x| x.index());
+    v.sort_by_key(|x| x.number());
+    v.dedup_by_key(|x| x.number());
     if v.is_empty() {
         b.line(&format!("<enum name='{name}'/>"));
         return;

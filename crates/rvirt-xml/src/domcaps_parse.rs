@@ -180,20 +180,20 @@ fn check_enums(n: Node, elem: &str, allowed: &[&str]) -> Result<()> {
 }
 
 /// The values of `<enum name='name'>` of element `elem`, `None` when it is not there.
-fn get_enum<T: CapsValue>(n: Node, elem: &str, name: &str) -> Result<Option<CapsEnum<T>>> {
+fn get_enum<T: EnumValue>(n: Node, elem: &str, name: &str) -> Result<Option<CapsEnum<T>>> {
     let Some(e) = children(n, "enum").find(|e| e.attribute("name") == Some(name)) else {
         return Ok(None);
     };
     let mut values: Vec<T> = Vec::new();
     for v in children(e, "value") {
         let s = text_content(v);
-        let t = T::parse(&s)
+        let t = T::from_name(&s)
             .ok_or_else(|| invalid(format!("unknown value '{s}' in enum '{name}' of <{elem}>")))?;
-        if !values.iter().any(|x| x.index() == t.index()) {
+        if !values.iter().any(|x| x.number() == t.number()) {
             values.push(t);
         }
     }
-    values.sort_by_key(|x| x.index());
+    values.sort_by_key(|x| x.number());
     Ok(Some(CapsEnum { values }))
 }
 
