@@ -29,7 +29,8 @@ use rvirt_xml::domain::devices::{
 };
 use rvirt_xml::domain::{
     uuid_format, BootDev, ClockOffset, CpuFeaturePolicy, CpuMode, DomainDef, LifecycleAction,
-    LoaderType, VirtType,
+    LoaderType, LockFailureAction, Placement, SeclabelType, Timer, TimerName, TimerTickpolicy,
+    TimerTrack, VirtType,
 };
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -388,13 +389,7 @@ pub fn build(
         a.push(k.to_string());
         a.push(v);
     };
-    if !def.numa.cells.is_empty() {
-        // The XML model accepts guest NUMA; silently starting the guest without it would lose
-        // configuration, so refuse until `-numa node` is built.
-        return Err(unsupported(
-            "guest NUMA topology (<cpu><numa>) is not supported by the QEMU driver yet; remove it from the domain XML",
-        ));
-    }
+    refuse_untranslated(def)?;
     let machine = machine_kind(def)?;
     let accel = match def.virt_type {
         VirtType::Kvm => "kvm",
@@ -441,15 +436,25 @@ pub fn build(
 
     let mname = def.os.machine.clone().unwrap_or_else(|| "pc".into());
     let mut mopt = format!("{},usb=off", opt_escape(&mname));
-    if let Some(l) = &def.os.loader {
-        if l.secure == Some(true) {
-            mopt.push_str(",smm=on");
+    if let Some(v) = def.features.vmport {
+        let _ = write!(mopt, ",vmport={}", on_off(v));
+    }
+    match def.features.smm {
+        Some(v) => {
+            let _ = write!(mopt, ",smm={}", on_off(v));
         }
+        None if def.os.loader.as_ref().and_then(|l| l.secure) == Some(true) => {
+            mopt.push_str(",smm=on")
+        }
+        None => {}
     }
     mopt.push_str(",dump-guest-core=off");
     mopt.push_str(&machine_extra);
     if !def.features.acpi {
         mopt.push_str(",acpi=off");
+    }
+    if let Some(p) = timer(def, TimerName::Hpet).and_then(|t| t.present) {
+        let _ = write!(mopt, ",hpet={}", on_off(p));
     }
     push(&mut a, "-machine", mopt);
     push(&mut a, "-accel", accel.into());
@@ -474,15 +479,71 @@ pub fn build(
     }
     a.push("-no-user-config".into());
     a.push("-nodefaults".into());
-    match def.clock.offset {
-        ClockOffset::Utc => push(&mut a, "-rtc", "base=utc".into()),
-        ClockOffset::Localtime => push(&mut a, "-rtc", "base=localtime".into()),
+    let mut rtc = match def.clock.offset {
+        ClockOffset::Utc => "base=utc".to_string(),
+        ClockOffset::Localtime => "base=localtime".to_string(),
         o => {
             return Err(unsupported(format!(
                 "clock offset '{}' is not supported by the rvirt QEMU driver",
                 o.as_str()
             )))
         }
+    };
+    if let Some(t) = timer(def, TimerName::Rtc) {
+        match t.track {
+            None | Some(TimerTrack::None) => {}
+            Some(TimerTrack::Guest) => rtc.push_str(",clock=vm"),
+            Some(TimerTrack::Wall) => rtc.push_str(",clock=host"),
+            Some(TimerTrack::Realtime) => rtc.push_str(",clock=rt"),
+            Some(TimerTrack::Boot) => {
+                return Err(unsupported("unsupported rtc timer track 'boot'"))
+            }
+        }
+        match t.tickpolicy {
+            None | Some(TimerTickpolicy::None | TimerTickpolicy::Delay) => {}
+            Some(TimerTickpolicy::Catchup) => rtc.push_str(",driftfix=slew"),
+            Some(p) => {
+                return Err(unsupported(format!(
+                    "unsupported rtc timer tickpolicy '{}'",
+                    p.as_str()
+                )))
+            }
+        }
+    }
+    push(&mut a, "-rtc", rtc);
+    if let Some(t) = timer(def, TimerName::Pit) {
+        // The in-kernel PIT exists only with KVM; under TCG QEMU's own PIT delays missed ticks.
+        let policy = match t.tickpolicy {
+            None | Some(TimerTickpolicy::None | TimerTickpolicy::Delay) => Some("delay"),
+            Some(TimerTickpolicy::Discard) => Some("discard"),
+            Some(TimerTickpolicy::Catchup) => None,
+            Some(TimerTickpolicy::Merge) => {
+                return Err(unsupported("unsupported pit tickpolicy 'merge'"))
+            }
+        };
+        if let (Some(p), VirtType::Kvm) = (policy, def.virt_type) {
+            push(&mut a, "-global", format!("kvm-pit.lost_tick_policy={p}"));
+        }
+    }
+    // Power management: libvirt falls back to PIIX4_PM even on q35 when ICH9-LPC lacks the
+    // property; QEMU 8+ has it, so q35 uses ICH9-LPC as libvirt does there.
+    let pm_object = match machine {
+        Machine::Pc => "PIIX4_PM",
+        Machine::Q35 => "ICH9-LPC",
+    };
+    if let Some(on) = def.pm.suspend_to_mem {
+        push(
+            &mut a,
+            "-global",
+            format!("{pm_object}.disable_s3={}", u8::from(!on)),
+        );
+    }
+    if let Some(on) = def.pm.suspend_to_disk {
+        push(
+            &mut a,
+            "-global",
+            format!("{pm_object}.disable_s4={}", u8::from(!on)),
+        );
     }
     if def.on_reboot == LifecycleAction::Destroy {
         a.push("-no-reboot".into());
@@ -895,6 +956,157 @@ pub fn build(
     }
     push(&mut a, "-msg", "timestamp=on".into());
     Ok(CommandLine { binary, args: a })
+}
+
+fn on_off(v: bool) -> &'static str {
+    if v {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// The domain's `<clock><timer name=…>`, if configured.
+fn timer(def: &DomainDef, name: TimerName) -> Option<&Timer> {
+    def.clock.timers.iter().find(|t| t.name == name)
+}
+
+/// Refuses every part of the definition the XML model accepts but this builder does not turn
+/// into QEMU arguments (or the driver does not otherwise apply), naming it: starting a guest
+/// that silently lacks configured hardware or tuning would be worse than not starting it.
+fn refuse_untranslated(def: &DomainDef) -> Result<(), ArgvError> {
+    let no = |what: &str| {
+        Err(unsupported(format!(
+            "{what} is not supported by the rvirt QEMU driver yet; remove it from the domain XML"
+        )))
+    };
+    let d = &def.devices;
+    let lists: [(&str, bool); 18] = [
+        ("<lease>", d.leases.is_empty()),
+        ("<filesystem>", d.filesystems.is_empty()),
+        ("<smartcard>", d.smartcards.is_empty()),
+        ("<parallel>", d.parallels.is_empty()),
+        ("<channel>", d.channels.is_empty()),
+        ("<tpm>", d.tpms.is_empty()),
+        ("<sound>", d.sounds.is_empty()),
+        ("<hostdev>", d.hostdevs.is_empty()),
+        ("<redirdev>", d.redirdevs.is_empty()),
+        ("<redirfilter>", d.redirfilter.is_none()),
+        ("<hub>", d.hubs.is_empty()),
+        ("<watchdog>", d.watchdog.is_none()),
+        ("<nvram> device", d.nvram.is_none()),
+        ("<panic>", d.panics.is_empty()),
+        ("<shmem>", d.shmems.is_empty()),
+        ("<memory> device", d.memories.is_empty()),
+        ("<iommu>", d.iommu.is_none()),
+        ("<vsock>", d.vsock.is_none()),
+    ];
+    if let Some((what, _)) = lists.iter().find(|(_, empty)| !empty) {
+        return no(what);
+    }
+    let tuning: [(&str, bool); 16] = [
+        (
+            "guest NUMA topology (<cpu><numa>)",
+            def.numa.cells.is_empty(),
+        ),
+        (
+            "<numatune>",
+            def.numatune.is_none() && def.memnodes.is_empty(),
+        ),
+        ("<blkiotune>", def.blkiotune == Default::default()),
+        ("<memtune>", def.memtune == Default::default()),
+        ("<memoryBacking>", def.memory_backing == Default::default()),
+        ("<iothreads>", def.iothreads == Default::default()),
+        ("<cputune>", def.cputune == Default::default()),
+        ("<resource>", def.resource.is_none()),
+        ("<perf>", def.perf.is_empty()),
+        ("<idmap>", def.idmap == Default::default()),
+        (
+            "<sysinfo>",
+            def.sysinfo.is_empty() && def.os.smbios.is_none(),
+        ),
+        ("<bootloader>", def.bootloader.is_none()),
+        ("<launchSecurity>", def.launch_security.is_none()),
+        ("<keywrap>", def.keywrap.is_none()),
+        ("<genid>", def.genid.is_none()),
+        ("<vcpu cpuset=…> or placement='auto'", {
+            def.vcpus.cpuset.is_none() && def.vcpus.placement == Placement::Static
+        }),
+    ];
+    if let Some((what, _)) = tuning.iter().find(|(_, default)| !default) {
+        return no(what);
+    }
+    if def.seclabels.iter().any(|l| l.type_ != SeclabelType::None) {
+        return no("a <seclabel> other than type='none' (rvirt has no security driver)");
+    }
+    let f = &def.features;
+    let features: [(&str, bool); 21] = [
+        ("<apic eoi=…>", !matches!(f.apic, Some(Some(_)))),
+        ("<hap>", f.hap.is_none()),
+        ("<viridian>", !f.viridian),
+        ("<privnet>", !f.privnet),
+        ("<pvspinlock>", f.pvspinlock.is_none()),
+        ("<pmu>", f.pmu.is_none()),
+        ("<gic>", f.gic.is_none()),
+        ("<ioapic>", f.ioapic.is_none()),
+        ("<vmcoreinfo>", f.vmcoreinfo.is_none()),
+        ("<htm>", f.htm.is_none()),
+        ("<nested-hv>", f.nested_hv.is_none()),
+        ("<msrs>", f.msrs.is_none()),
+        ("<ccf-assist>", f.ccf_assist.is_none()),
+        ("<cfpc>", f.cfpc.is_none()),
+        ("<sbbc>", f.sbbc.is_none()),
+        ("<ibs>", f.ibs.is_none()),
+        ("<hyperv>", f.hyperv.is_none()),
+        ("<kvm> features", f.kvm.is_none()),
+        (
+            "<xen> features",
+            f.xen.is_none() && f.capabilities.is_none(),
+        ),
+        ("<smm><tseg>", f.tseg.is_none()),
+        (
+            "<hpt> or <tcg>",
+            f.hpt.is_none() && f.tcg_tb_cache.is_none(),
+        ),
+    ];
+    if let Some((what, _)) = features.iter().find(|(_, absent)| !absent) {
+        return no(&format!("the feature {what}"));
+    }
+    if let Some(cpu) = &def.cpu {
+        if cpu.cache.is_some() || cpu.maxphysaddr.is_some() || cpu.vendor_id.is_some() {
+            return no("<cpu><cache>, <maxphysaddr> or <model vendor_id=…>");
+        }
+    }
+    if let Some(t) = def
+        .clock
+        .timers
+        .iter()
+        .find(|t| !matches!(t.name, TimerName::Rtc | TimerName::Pit | TimerName::Hpet))
+    {
+        return no(&format!("the <timer name='{}'>", t.name.as_str()));
+    }
+    if def.on_poweroff != LifecycleAction::Destroy {
+        return no(&format!(
+            "<on_poweroff>{}</on_poweroff>",
+            def.on_poweroff.as_str()
+        ));
+    }
+    if !matches!(
+        def.on_reboot,
+        LifecycleAction::Restart | LifecycleAction::Destroy
+    ) {
+        return no(&format!(
+            "<on_reboot>{}</on_reboot>",
+            def.on_reboot.as_str()
+        ));
+    }
+    if def.on_lockfailure != LockFailureAction::Default {
+        return no("<on_lockfailure>");
+    }
+    if def.os.dtb.is_some() || def.os.slic_table.is_some() || def.os.bios.useserial.is_some() {
+        return no("<dtb>, <acpi><table> or <bios useserial=…>");
+    }
+    Ok(())
 }
 
 fn pflash(a: &mut Vec<String>, unit: u32, path: &str, ro: bool) {

@@ -59,6 +59,8 @@ mod flag {
     pub const DESTROY_GRACEFUL: u32 = 1;
     pub const UNDEFINE_ALL: u32 = 0x7f;
     pub const XML_INACTIVE: u32 = 2;
+    pub const XML_UPDATE_CPU: u32 = 4;
+    pub const XML_MIGRATABLE: u32 = 8;
     pub const XML_ALL: u32 = 0xf;
     pub const VCPU_MAXIMUM: u32 = 4;
 }
@@ -1462,7 +1464,17 @@ impl rvirt::Driver for QemuDriver {
             Some(l) if flags & flag::XML_INACTIVE == 0 => &l.def,
             _ => &s.def,
         };
-        Ok(xdom::format(def, FormatOpts::from_flags(flags)))
+        if flags & (flag::XML_UPDATE_CPU | flag::XML_MIGRATABLE) == 0 {
+            return Ok(xdom::format(def, FormatOpts::from_flags(flags)));
+        }
+        let mut def = def.clone();
+        if flags & flag::XML_UPDATE_CPU != 0 {
+            crate::xml_flags::update_cpu(&mut def)?;
+        }
+        if flags & flag::XML_MIGRATABLE != 0 {
+            crate::xml_flags::make_migratable(&mut def);
+        }
+        Ok(xdom::format(&def, FormatOpts::from_flags(flags)))
     }
 
     async fn domain_get_autostart(&self, dom: &DomainRef) -> Result<bool> {

@@ -29,3 +29,4 @@ pub mod host;
 pub mod process;
 pub mod qmp;
 pub mod status;
+pub mod xml_flags;

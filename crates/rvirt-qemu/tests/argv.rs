@@ -142,6 +142,9 @@ golden! {
     rng_random rng_builtin_rate memballoon_virtio memballoon_options vnc_autoport vnc_port
     vnc_tablet_q35 spice_unsupported clock_localtime on_reboot_destroy name_with_comma
     pci_address_explicit machine_unsupported usb_piix3_default test_guest_like
+    virt_install_like virt_install_like_kvm virt_install_like_q35 rtc_track_guest
+    refuse_timer_kvmclock refuse_hyperv refuse_watchdog refuse_hostdev refuse_filesystem
+    refuse_seclabel_dynamic refuse_cputune refuse_channel refuse_on_poweroff_restart
 }
 
 /// Every input has a test above and an expected output.

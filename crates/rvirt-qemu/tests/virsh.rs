@@ -39,6 +39,10 @@ struct Rvirtd {
 
 impl Rvirtd {
     fn start(dir: &Path) -> Rvirtd {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Rvirtd {
         let home = dir.join("home");
         std::fs::create_dir_all(home.join("run")).unwrap();
         let conf = dir.join("rvirtd.conf");
@@ -52,6 +56,7 @@ impl Rvirtd {
         .unwrap();
         let _ = std::fs::remove_file(dir.join("rvirt-sock"));
         let child = Command::new(rvirtd_bin())
+            .args(extra)
             .args(["--session", "-f"])
             .arg(&conf)
             .arg("-p")
@@ -284,6 +289,105 @@ fn virsh_lifecycle_events_and_daemon_kill() {
 }
 
 /// Every non-directory entry under `dir`.
+/// `--timeout` stops an idle session daemon only while no guest runs, as libvirtd's QEMU driver
+/// inhibits the shutdown for each active domain: with a guest running (and no client connected
+/// between virsh invocations) the daemon outlives its timeout several times over; once the guest
+/// is destroyed it exits after the timeout, and the guest is gone.
+#[test]
+fn timeout_waits_for_running_guests() {
+    if qemu_or_skip("timeout_waits_for_running_guests").is_none() {
+        return;
+    }
+    let guest = test_guest();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = Rvirtd::start_with(tmp.path(), &["--timeout", "2"]);
+    let xml = tmp.path().join("t1.xml");
+    std::fs::write(&xml, domain_xml("t1", tmp.path(), &guest)).unwrap();
+    d.virsh(&["define", xml.to_str().unwrap()]);
+    d.virsh(&["start", "t1"]);
+    std::thread::sleep(Duration::from_secs(8));
+    if d.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+        // End the guest the daemon left behind before failing.
+        let run = tmp.path().join("home/run/rvirt/qemu");
+        for f in walk(&run).into_iter().filter(|p| p.ends_with("t1.pid")) {
+            if let Ok(pid) = std::fs::read_to_string(&f) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+        panic!("rvirtd exited on --timeout while a guest was running");
+    }
+    wait_for_line(&tmp.path().join("t1.serial"), MARKER, BOOT_TIMEOUT);
+    d.virsh(&["destroy", "t1"]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = d.child.as_mut().unwrap().try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "rvirtd still running 30 s after its last guest stopped (--timeout 2)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "rvirtd exit status {status}");
+    d.child = None;
+}
+
+/// `dumpxml --migratable` leaves out the default USB controller and pci-root the way libvirt's
+/// QEMU driver does; `--update-cpu` leaves an exact custom CPU alone and refuses a host-model CPU
+/// (which would need libvirt's x86 CPU map) with an error instead of an unexpanded answer.
+#[test]
+fn dumpxml_migratable_and_update_cpu() {
+    if qemu_or_skip("dumpxml_migratable_and_update_cpu").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Rvirtd::start(tmp.path());
+    let xml = |name: &str, cpu: &str| {
+        format!(
+            "<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os>{cpu}<devices>\
+             <controller type='usb' index='0'/><controller type='pci' index='0' model='pci-root'/>\
+             </devices></domain>"
+        )
+    };
+    let f = tmp.path().join("m.xml");
+    std::fs::write(
+        &f,
+        xml(
+            "m1",
+            "<cpu mode='custom' match='exact'><model>qemu64</model></cpu>",
+        ),
+    )
+    .unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let plain = d.virsh(&["dumpxml", "m1"]);
+    assert!(
+        plain.contains("<controller type='usb' index='0'"),
+        "{plain}"
+    );
+    assert!(plain.contains("model='pci-root'"), "{plain}");
+    let mig = d.virsh(&["dumpxml", "--migratable", "m1"]);
+    assert!(!mig.contains("<controller"), "{mig}");
+    assert_eq!(d.virsh(&["dumpxml", "--update-cpu", "m1"]), plain);
+    std::fs::write(&f, xml("m2", "<cpu mode='host-model'/>")).unwrap();
+    d.virsh(&["define", f.to_str().unwrap()]);
+    let out = Command::new("virsh")
+        .arg("-c")
+        .arg(d.uri())
+        .args(["dumpxml", "--update-cpu", "m2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("error: Operation not supported: updating a 'host-model' guest CPU"),
+        "{err}"
+    );
+    d.virsh(&["undefine", "m1"]);
+    d.virsh(&["undefine", "m2"]);
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {

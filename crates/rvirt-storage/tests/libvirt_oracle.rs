@@ -11,7 +11,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use rvirt_storage::backing::{self, BackingTarget};
@@ -123,54 +122,6 @@ fn from_rvirt(path: &Path) -> Vol {
             EncryptionFormat::Qcow => "qcow".to_string(),
         }),
         backing,
-    }
-}
-
-struct RefDaemon(TempDir);
-
-impl RefDaemon {
-    fn start() -> RefDaemon {
-        let dir = TempDir::new("libvirtd");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ref-libvirtd.sh");
-        let out = Command::new(&script)
-            .arg("start")
-            .arg(&dir.0)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the reference libvirtd (scripts/ref-libvirtd.sh) must start for this test: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        RefDaemon(dir)
-    }
-    fn try_virsh(&self, args: &[&str]) -> Result<String, String> {
-        let uri = format!(
-            "qemu+unix:///system?socket={}/libvirt-sock",
-            self.0 .0.display()
-        );
-        let out = Command::new("virsh")
-            .arg("-c")
-            .arg(&uri)
-            .args(args)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8(out.stdout).unwrap())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    }
-    fn virsh(&self, args: &[&str]) -> String {
-        self.try_virsh(args)
-            .unwrap_or_else(|e| panic!("virsh {args:?}: {e}"))
-    }
-}
-
-impl Drop for RefDaemon {
-    fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ref-libvirtd.sh");
-        let _ = Command::new(script).arg("stop").arg(&self.0 .0).status();
     }
 }
 

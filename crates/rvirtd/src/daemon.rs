@@ -308,6 +308,12 @@ pub fn run(opts: Options) -> Result<(), StartError> {
             }
         });
         let shared = Shared::new(plan.config, plan.mode);
+        if timeout.is_some() {
+            tokio::spawn(crate::drivers::inhibit_while_guests_run(
+                shared.clone(),
+                mode,
+            ));
+        }
         server::serve(listeners, shared, signals, timeout).await;
         drop(pid);
         Ok(())

@@ -9,6 +9,7 @@
 
 use crate::host_driver::{Groups, HostDriver, Unsupported};
 use crate::paths::{self, Mode};
+use crate::server::{Inhibitor, Shared};
 use rvirt::error::{code, domain};
 use rvirt::uri::Uri;
 use rvirt::{Driver, Error};
@@ -97,6 +98,40 @@ pub fn storage_dirs(mode: Mode) -> Dirs {
 /// does. Meant for the daemon's startup; calling it again does nothing.
 pub fn start_host_drivers(mode: Mode) -> Result<(), Error> {
     host(mode).map(|_| ())
+}
+
+/// Keeps the daemon's `--timeout` from stopping it while any guest of `mode`'s hypervisor runs,
+/// as libvirt's QEMU driver holds the daemon's inhibitor for each active domain: counts running
+/// domains once the host drivers are up (re-attached guests included), and again after every
+/// event they raise (and every few seconds, in case an event was missed). Runs until the
+/// daemon's runtime ends.
+pub async fn inhibit_while_guests_run(shared: Arc<Shared>, mode: Mode) {
+    let groups = match tokio::task::spawn_blocking(move || host(mode)).await {
+        Ok(Ok(g)) => g,
+        _ => return,
+    };
+    let mut events = groups.events.subscribe();
+    let mut held: Option<Inhibitor> = None;
+    loop {
+        match groups.hypervisor.num_of_domains().await {
+            Ok(n) if n > 0 => {
+                if held.is_none() {
+                    held = Some(shared.inhibit_shutdown());
+                }
+            }
+            Ok(_) => held = None,
+            // Unsupported (no QEMU) or a transient failure: keep the previous decision.
+            Err(_) => {}
+        }
+        tokio::select! {
+            r = events.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
 }
 
 /// The QEMU driver of `mode` with its state directories (session: XDG config/runtime/cache

@@ -25,7 +25,8 @@ use crate::types::{event_detail as detail, state_reason as reason};
 
 /// Flags the entry points accept.
 mod flag {
-    pub const XML_COMMON: u32 = 0xf;
+    /// `VIR_DOMAIN_XML_COMMON_FLAGS`: secure, inactive, migratable (not update-cpu).
+    pub const XML_COMMON: u32 = 0x1 | 0x2 | 0x8;
     pub const DEFINE_VALIDATE: u32 = 1;
     pub const START_VALIDATE: u32 = 1 << 4;
     pub const UNDEFINE_MANAGED_SAVE: u32 = 1;

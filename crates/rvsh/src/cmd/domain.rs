@@ -317,17 +317,14 @@ fn cmd_define(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Ok(Some(from)) = cmd.string_req(ctl, "file") else {
         return false;
     };
-    let flags = if cmd.has("validate") { 1 } else { 0 };
-    let Some(xml) = super::read_file(ctl, from) else {
-        return false;
-    };
-    let conn = ctl.conn();
-    let Some(dom) = ctl.call(conn.domain_define_xml(&xml, flags)) else {
-        ctl.error(&format!("Failed to define domain from {from}"));
-        return false;
-    };
-    ctl.print_extra(&format!("Domain '{}' defined from {from}\n", dom.name()));
-    true
+    let flags = u32::from(cmd.has("validate"));
+    super::common::object_from_file(
+        ctl,
+        from,
+        |c, xml| async move { c.domain_define_xml(&xml, flags).await },
+        "define domain",
+        |d: &rvirt::Domain| format!("Domain '{}' defined from {from}\n", d.name()),
+    )
 }
 
 fn cmd_destroy(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {

@@ -12,6 +12,7 @@
 //! order and messages, reading XML files, and option-table constructors.
 
 pub mod builtin;
+pub mod common;
 pub mod domain;
 pub mod event;
 pub mod host;

@@ -11,7 +11,6 @@ use super::{by, opt_bool, opt_data, opt_file, opt_string_named, OPT_JSON};
 use crate::ctl::Ctl;
 use crate::output::{field, Table};
 use crate::parse::{CmdDef, OptDef, ParsedCmd};
-use rvirt::error::code;
 use rvirt::list_networks as f;
 use rvirt::Network;
 use serde_json::json;
@@ -163,34 +162,28 @@ fn cmd_create(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Ok(Some(from)) = cmd.string_req(ctl, "file") else {
         return false;
     };
-    let flags = if cmd.has("validate") { 1 } else { 0 };
-    let Some(xml) = super::read_file(ctl, from) else {
-        return false;
-    };
-    let conn = ctl.conn();
-    let Some(net) = ctl.call(conn.network_create_xml(&xml, flags)) else {
-        ctl.error(&format!("Failed to create network from {from}"));
-        return false;
-    };
-    ctl.print_extra(&format!("Network {} created from {from}\n", net.name()));
-    true
+    let flags = u32::from(cmd.has("validate"));
+    super::common::object_from_file(
+        ctl,
+        from,
+        |c, xml| async move { c.network_create_xml(&xml, flags).await },
+        "create network",
+        |n: &Network| format!("Network {} created from {from}\n", n.name()),
+    )
 }
 
 fn cmd_define(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Ok(Some(from)) = cmd.string_req(ctl, "file") else {
         return false;
     };
-    let flags = if cmd.has("validate") { 1 } else { 0 };
-    let Some(xml) = super::read_file(ctl, from) else {
-        return false;
-    };
-    let conn = ctl.conn();
-    let Some(net) = ctl.call(conn.network_define_xml(&xml, flags)) else {
-        ctl.error(&format!("Failed to define network from {from}"));
-        return false;
-    };
-    ctl.print_extra(&format!("Network {} defined from {from}\n", net.name()));
-    true
+    let flags = u32::from(cmd.has("validate"));
+    super::common::object_from_file(
+        ctl,
+        from,
+        |c, xml| async move { c.network_define_xml(&xml, flags).await },
+        "define network",
+        |n: &Network| format!("Network {} defined from {from}\n", n.name()),
+    )
 }
 
 fn cmd_destroy(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
@@ -317,48 +310,11 @@ fn cmd_info(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
 
 /// Collects the networks `net-list` shows (`virshNetworkListCollect`), sorted by name.
 fn collect(ctl: &mut Ctl, flags: u32) -> Option<Vec<Network>> {
-    let conn = ctl.conn();
-    let mut list = match ctl.block_on(conn.list_all_networks(flags)) {
-        Ok(v) => v,
-        Err(e) if e.code == code::INVALID_ARG => {
-            ctl.reset_error();
-            let Some(v) = ctl.call(conn.list_all_networks(flags & (f::ACTIVE | f::INACTIVE)))
-            else {
-                ctl.error("Failed to list networks");
-                return None;
-            };
-            let mut kept = Vec::new();
-            for net in v {
-                if flags & (f::PERSISTENT | f::TRANSIENT) != 0 {
-                    let Some(p) = ctl.call(net.is_persistent()) else {
-                        ctl.error("Failed to get network persistence info");
-                        return None;
-                    };
-                    if !((flags & f::PERSISTENT != 0 && p) || (flags & f::TRANSIENT != 0 && !p)) {
-                        continue;
-                    }
-                }
-                if flags & (f::AUTOSTART | f::NO_AUTOSTART) != 0 {
-                    let Some(a) = ctl.call(net.autostart()) else {
-                        ctl.error("Failed to get network autostart state");
-                        return None;
-                    };
-                    if !((flags & f::AUTOSTART != 0 && a) || (flags & f::NO_AUTOSTART != 0 && !a)) {
-                        continue;
-                    }
-                }
-                kept.push(net);
-            }
-            kept
-        }
-        Err(e) => {
-            ctl.save_error(e);
-            ctl.error("Failed to list networks");
-            return None;
-        }
-    };
-    list.sort_by(|a, b| super::monitor::strcasecmp(a.name(), b.name()));
-    Some(list)
+    super::common::collect(
+        ctl,
+        flags,
+        |c, fl| async move { c.list_all_networks(fl).await },
+    )
 }
 
 fn cmd_list(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {

@@ -15,7 +15,6 @@ use super::{by, opt_bool, opt_data, opt_file, opt_string, opt_string_named, OPT_
 use crate::ctl::Ctl;
 use crate::output::{capacity_text, field, pool_state, pretty_capacity, Table};
 use crate::parse::{CmdDef, OptDef, ParsedCmd};
-use rvirt::error::code;
 use rvirt::list_pools as f;
 use rvirt::StoragePool;
 use serde_json::json;
@@ -277,33 +276,27 @@ fn cmd_create(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Some(flags) = create_flags(ctl, cmd) else {
         return false;
     };
-    let Some(xml) = super::read_file(ctl, from) else {
-        return false;
-    };
-    let conn = ctl.conn();
-    let Some(pool) = ctl.call(conn.storage_pool_create_xml(&xml, flags)) else {
-        ctl.error(&format!("Failed to create pool from {from}"));
-        return false;
-    };
-    ctl.print_extra(&format!("Pool {} created from {from}\n", pool.name()));
-    true
+    super::common::object_from_file(
+        ctl,
+        from,
+        |c, xml| async move { c.storage_pool_create_xml(&xml, flags).await },
+        "create pool",
+        |p: &StoragePool| format!("Pool {} created from {from}\n", p.name()),
+    )
 }
 
 fn cmd_define(ctl: &mut Ctl, cmd: &ParsedCmd) -> bool {
     let Ok(Some(from)) = cmd.string_req(ctl, "file") else {
         return false;
     };
-    let flags = if cmd.has("validate") { 1 } else { 0 };
-    let Some(xml) = super::read_file(ctl, from) else {
-        return false;
-    };
-    let conn = ctl.conn();
-    let Some(pool) = ctl.call(conn.storage_pool_define_xml(&xml, flags)) else {
-        ctl.error(&format!("Failed to define pool from {from}"));
-        return false;
-    };
-    ctl.print_extra(&format!("Pool {} defined from {from}\n", pool.name()));
-    true
+    let flags = u32::from(cmd.has("validate"));
+    super::common::object_from_file(
+        ctl,
+        from,
+        |c, xml| async move { c.storage_pool_define_xml(&xml, flags).await },
+        "define pool",
+        |p: &StoragePool| format!("Pool {} defined from {from}\n", p.name()),
+    )
 }
 
 /// Builds the pool XML of `pool-define-as`/`pool-create-as` (`virshBuildPoolXML`), returning
@@ -655,48 +648,9 @@ const POOL_TYPES: [(&str, u32); 14] = [
 
 /// Collects the pools `pool-list` shows (`virshStoragePoolListCollect`), sorted by name.
 fn collect(ctl: &mut Ctl, flags: u32) -> Option<Vec<StoragePool>> {
-    let conn = ctl.conn();
-    let mut list = match ctl.block_on(conn.list_all_storage_pools(flags)) {
-        Ok(v) => v,
-        Err(e) if e.code == code::INVALID_ARG => {
-            ctl.reset_error();
-            let Some(v) = ctl.call(conn.list_all_storage_pools(flags & (f::ACTIVE | f::INACTIVE)))
-            else {
-                ctl.error("Failed to list pools");
-                return None;
-            };
-            let mut kept = Vec::new();
-            for pool in v {
-                if flags & (f::PERSISTENT | f::TRANSIENT) != 0 {
-                    let Some(p) = ctl.call(pool.is_persistent()) else {
-                        ctl.error("Failed to get pool persistence info");
-                        return None;
-                    };
-                    if !((flags & f::PERSISTENT != 0 && p) || (flags & f::TRANSIENT != 0 && !p)) {
-                        continue;
-                    }
-                }
-                if flags & (f::AUTOSTART | f::NO_AUTOSTART) != 0 {
-                    let Some(a) = ctl.call(pool.autostart()) else {
-                        ctl.error("Failed to get pool autostart state");
-                        return None;
-                    };
-                    if !((flags & f::AUTOSTART != 0 && a) || (flags & f::NO_AUTOSTART != 0 && !a)) {
-                        continue;
-                    }
-                }
-                kept.push(pool);
-            }
-            kept
-        }
-        Err(e) => {
-            ctl.save_error(e);
-            ctl.error("Failed to list pools");
-            return None;
-        }
-    };
-    list.sort_by(|a, b| super::monitor::strcasecmp(a.name(), b.name()));
-    Some(list)
+    super::common::collect(ctl, flags, |c, fl| async move {
+        c.list_all_storage_pools(fl).await
+    })
 }
 
 /// What `pool-list` shows of one pool.

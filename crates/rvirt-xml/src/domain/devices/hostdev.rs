@@ -12,6 +12,7 @@ use super::super::xml::{
 use super::disk::StartupPolicy;
 use super::storage_source::{self as ss, Auth, NetHost, PciHostAddr, SecretUsage};
 use super::{format_info, Address, AddressType, DeviceInfo};
+use crate::domain::FormatOpts;
 use crate::network::addr::{Family, SockAddr};
 use crate::network::netdev::Route;
 use rvirt_proto::error::{code, domain};
@@ -179,6 +180,9 @@ pub enum HostdevSource {
         guest_reset: Option<UsbGuestReset>,
         /// `startupPolicy=`.
         startup_policy: Option<StartupPolicy>,
+        /// `autoAddress='yes'`: the bus/device address was looked up from vendor/product
+        /// (written only into migratable XML).
+        auto_address: bool,
     },
     /// `type='scsi'` through a host adapter.
     ScsiHost {
@@ -404,7 +408,7 @@ pub(crate) fn parse_subsys(node: Node, type_: Option<&str>) -> Result<(HostdevSo
 
 fn parse_usb(src: Node) -> Result<HostdevSource> {
     let startup_policy = prop_enum(&src, "startupPolicy", true)?;
-    prop_yes_no(&src, "autoAddress")?;
+    let auto_address = prop_yes_no(&src, "autoAddress")?.unwrap_or(false);
     let guest_reset = prop_enum(&src, "guestReset", true)?;
     let vendor_n = first(src, "vendor");
     let product_n = first(src, "product");
@@ -432,6 +436,7 @@ fn parse_usb(src: Node) -> Result<HostdevSource> {
         device,
         guest_reset,
         startup_policy,
+        auto_address,
     })
 }
 
@@ -625,7 +630,7 @@ fn type_name(s: &HostdevSource) -> &'static str {
 }
 
 /// `virDomainHostdevDefFormatSubsys` (also used inside `<interface type='hostdev'>`).
-pub(crate) fn format_subsys(b: &mut Buf, h: &Hostdev, include_type: bool) {
+pub(crate) fn format_subsys(b: &mut Buf, h: &Hostdev, include_type: bool, migratable: bool) {
     match &h.source {
         HostdevSource::Usb {
             vendor,
@@ -634,11 +639,15 @@ pub(crate) fn format_subsys(b: &mut Buf, h: &Hostdev, include_type: bool) {
             device,
             guest_reset,
             startup_policy,
+            auto_address,
         } => {
             let mut a = Buf::new();
             let mut k = b.child();
             if let Some(p) = startup_policy {
                 a.add(&format!(" startupPolicy='{}'", p.as_str()));
+            }
+            if *auto_address && migratable {
+                a.add(" autoAddress='yes'");
             }
             if let Some(g) = guest_reset {
                 a.add(&format!(" guestReset='{}'", g.as_str()));
@@ -730,7 +739,7 @@ pub(crate) fn format_subsys(b: &mut Buf, h: &Hostdev, include_type: bool) {
 }
 
 /// `virDomainHostdevDefFormat`.
-pub(super) fn format(b: &mut Buf, h: &Hostdev) {
+pub(super) fn format(b: &mut Buf, h: &Hostdev, opts: FormatOpts) {
     let mode = if h.is_subsys() {
         "subsystem"
     } else {
@@ -793,7 +802,7 @@ pub(super) fn format(b: &mut Buf, h: &Hostdev) {
             );
             format_ip_info(b, ip);
         }
-        _ => format_subsys(b, h, false),
+        _ => format_subsys(b, h, false, opts.migratable),
     }
     format_teaming(b, &h.teaming);
     if h.readonly {

@@ -577,7 +577,7 @@ pub(super) fn format(b: &mut Buf, def: &DomainDef, opts: FormatOpts) {
         video::format(b, v, opts);
     }
     for h in &d.hostdevs {
-        hostdev::format(b, h);
+        hostdev::format(b, h, opts);
     }
     for r in &d.redirdevs {
         redirdev::format(b, r, opts);

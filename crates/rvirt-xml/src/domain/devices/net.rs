@@ -1025,7 +1025,7 @@ pub(super) fn format(b: &mut Buf, n: &Net, opts: FormatOpts) {
             b.add(&format!(" mode='{}'", mode.as_str()));
             lines += 1;
         }
-        NetSource::Hostdev(h) => hostdev::format_subsys(b, h, true),
+        NetSource::Hostdev(h) => hostdev::format_subsys(b, h, true, opts.migratable),
         NetSource::Vdpa { dev } => {
             b.esc("<source dev='%s'", Some(dev));
             lines += 1;
