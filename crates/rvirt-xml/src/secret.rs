@@ -308,6 +308,10 @@ mod tests {
             (XML_ERROR, s, "XML error: unknown secret usage type".into())
         );
         assert_eq!(
+            refusal("<secret><usage type=''/></secret>"),
+            (XML_ERROR, s, "XML error: unknown secret usage type".into())
+        );
+        assert_eq!(
             refusal("<secret><usage type='nvme'/></secret>"),
             (
                 CONFIG_UNSUPPORTED,
@@ -338,10 +342,27 @@ mod tests {
         );
         let (c, d, m) = refusal("<secret>");
         assert_eq!((c, d), (XML_DETAIL, s));
-        assert!(
-            m.contains("(definition_of_secret):1: Premature end of data in tag secret line 1"),
-            "{m}"
+        assert_eq!(
+            m,
+            "(definition_of_secret):1: Premature end of data in tag secret line 1\n<secret>\n--------^"
         );
+    }
+
+    #[test]
+    fn accepted_documents_format_as_libvirtd_does() {
+        // secretDefineXML + XMLDesc answers of libvirtd 9.0's secret driver.
+        for (input, want) in [
+            (
+                "<secret ephemeral='' private=''><uuid>11111111-2222-3333-4444-555555555555</uuid><description/><usage type='none'/></secret>",
+                "<secret ephemeral='no' private='no'>\n  <uuid>11111111-2222-3333-4444-555555555555</uuid>\n</secret>\n",
+            ),
+            (
+                "<secret><uuid> 11111111 2222-3333-4444-555555555557 </uuid><description>d&lt;&apos;</description><usage type='ceph'><name>x</name><name>y</name></usage></secret>",
+                "<secret ephemeral='no' private='no'>\n  <uuid>11111111-2222-3333-4444-555555555557</uuid>\n  <description>d&lt;&apos;</description>\n  <usage type='ceph'>\n    <name>x</name>\n  </usage>\n</secret>\n",
+            ),
+        ] {
+            assert_eq!(SecretDef::parse(input).unwrap().format(), want);
+        }
     }
 
     #[test]
