@@ -1,5 +1,7 @@
-//! The `capabilities` and `domcapabilities` XML documents, in libvirt 9.0's layout, built from
-//! the host facts ([`crate::host`]) and the probed QEMU capabilities ([`crate::caps`]).
+//! The `capabilities` and `domcapabilities` XML documents, built from the host facts
+//! ([`crate::host`]) and the probed QEMU capabilities ([`crate::caps`]) as rvirt-xml's typed
+//! models ([`Capabilities`], [`DomainCaps`]), whose formatters reproduce libvirt 9.0's layout.
+//! [`domain_caps`] gives the model itself, for a driver that wants to inspect it.
 //!
 //! Known differences from libvirt (kept deliberately; see the crate's tests for what matches):
 //! - host `<cpu>` has no `<model>`, `<feature>` list or `<counter>`: those come from libvirt's
