@@ -342,8 +342,33 @@ fn tpm_versions_of(json: &str) -> Vec<TpmVersion> {
         .collect()
 }
 
-fn machine_has_ide(machine: &str) -> bool {
-    machine.contains("i440fx") || machine == "pc" || machine.starts_with("isapc")
+/// `qemuDomainMachineHasBuiltinIDE`: i440FX PCs and a few non-x86 boards (not `isapc`).
+fn machine_has_ide(machine: &str, x86: bool) -> bool {
+    let i440fx = x86
+        && (machine == "pc"
+            || ["pc-0.", "pc-1.", "pc-i440fx-", "rhel"]
+                .iter()
+                .any(|p| machine.starts_with(p)));
+    i440fx || matches!(machine, "malta" | "sun4u" | "g3beige")
+}
+
+/// `virHostCPUGetKVMMaxVCPUs`: KVM's `KVM_CAP_MAX_VCPUS`, else its recommended
+/// `KVM_CAP_NR_VCPUS`, else 4. `None` when /dev/kvm cannot be opened.
+fn kvm_max_vcpus() -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    const KVM_CHECK_EXTENSION: u64 = 0xAE03;
+    const KVM_CAP_NR_VCPUS: i32 = 9;
+    const KVM_CAP_MAX_VCPUS: i32 = 66;
+    let kvm = std::fs::File::open("/dev/kvm").ok()?;
+    for cap in [KVM_CAP_MAX_VCPUS, KVM_CAP_NR_VCPUS] {
+        // SAFETY: KVM_CHECK_EXTENSION takes an integer argument and writes no memory; the
+        // descriptor is open for the duration of the call.
+        let n = unsafe { libc::ioctl(kvm.as_raw_fd(), KVM_CHECK_EXTENSION as _, cap) };
+        if n > 0 {
+            return Some(n as u32);
+        }
+    }
+    Some(4)
 }
 
 /// `Support::Yes` or `Support::No`.
@@ -419,6 +444,13 @@ pub fn domain_caps(
 
     let mut dc = DomainCaps::new(&caps.binary.to_string_lossy(), vt, Some(&m.name), arch);
     dc.max_vcpus = m.cpu_max;
+    if vt == VirtType::Kvm {
+        // libvirt caps a KVM guest at what the host's KVM allows. (libvirt fails the call when
+        // /dev/kvm cannot be opened; kvm_offered() has checked that it exists.)
+        if let Some(host_max) = kvm_max_vcpus() {
+            dc.max_vcpus = dc.max_vcpus.min(host_max);
+        }
+    }
     dc.iothreads = tristate(has("iothread"));
 
     let uefi = uefi_firmware_installed();
@@ -493,7 +525,7 @@ pub fn domain_caps(
             (DiskDevice::Lun, true),
         ])),
         bus: report(&pick(&[
-            (DiskBus::Ide, machine_has_ide(&m.name)),
+            (DiskBus::Ide, machine_has_ide(&m.name, x86)),
             (DiskBus::Fdc, floppy),
             (DiskBus::Scsi, true),
             (DiskBus::Virtio, true),
@@ -741,6 +773,22 @@ mod tests {
         assert!(x.contains("    <tpm supported='no'/>\n    <redirdev supported='no'/>\n"));
         let dc = domain_caps(&caps(), "qemu", None).unwrap();
         assert_eq!(DomainCaps::parse(&x).unwrap(), dc);
+    }
+
+    #[test]
+    fn builtin_ide_follows_libvirts_machine_list() {
+        for (m, x86, ide) in [
+            ("pc", true, true),
+            ("pc-i440fx-10.0", true, true),
+            ("pc-1.3", true, true),
+            ("isapc", true, false),
+            ("pc-q35-10.0", true, false),
+            ("pc-i440fx-10.0", false, false),
+            ("malta", false, true),
+            ("virt", false, false),
+        ] {
+            assert_eq!(machine_has_ide(m, x86), ide, "{m}");
+        }
     }
 
     #[test]
