@@ -373,6 +373,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.usage, Some(SecretUsage::Iscsi("a&b".into())));
+        // A carriage return read from a character reference is written back as one (a literal
+        // one would read back as a line feed).
+        let cr = SecretDef::parse("<secret><description>a&#13;b</description></secret>").unwrap();
+        assert_eq!(cr.description.as_deref(), Some("a\rb"));
+        assert_eq!(SecretDef::parse(&cr.format()).unwrap(), cr);
         assert!(d.format().contains("    <target>a&amp;b</target>\n"));
     }
 }
