@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(d) => d,
         Err(e) => panic!("own output refused: {e}\n{out}"),
     };
-    assert_eq!(again, def, "the definition changed on reading its own output");
+    assert_eq!(
+        again, def,
+        "the definition changed on reading its own output"
+    );
     assert_eq!(again.format(), out, "format is not a fixed point");
 });
