@@ -555,6 +555,16 @@ xdr_struct! {
         pub flags: u32,
     }
 }
+xdr_struct! {
+    /// `remote_connect_get_domain_capabilities_args` (the reply is a [`StringRet`]).
+    pub struct ConnectGetDomainCapabilitiesArgs {
+        pub emulatorbin: Option<String>,
+        pub arch: Option<String>,
+        pub machine: Option<String>,
+        pub virttype: Option<String>,
+        pub flags: u32,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
-//! The `capabilities` and `domcapabilities` XML documents, in libvirt 9.0's layout, built from
-//! the host facts ([`crate::host`]) and the probed QEMU capabilities ([`crate::caps`]).
+//! The `capabilities` and `domcapabilities` XML documents, built from the host facts
+//! ([`crate::host`]) and the probed QEMU capabilities ([`crate::caps`]) as rvirt-xml's typed
+//! models ([`Capabilities`], [`DomainCaps`]), whose formatters reproduce libvirt 9.0's layout.
+//! [`domain_caps`] gives the model itself, for a driver that wants to inspect it.
 //!
 //! Known differences from libvirt (kept deliberately; see the crate's tests for what matches):
 //! - host `<cpu>` has no `<model>`, `<feature>` list or `<counter>`: those come from libvirt's
@@ -13,8 +15,13 @@
 //!   name table, and firmware autoselection knows only whether descriptors exist.
 
 use crate::caps::{CapsError, QemuCaps};
-use crate::host::{scaled_size, HostInfo};
-use rvirt_xml::writer::XmlWriter;
+use crate::host::{parse_cpu_list, HostInfo};
+use rvirt_xml::capabilities::{
+    CacheBank, Capabilities, CellCpu, Guest, GuestDomain, GuestFeature, Host, HostCpuDef, Machine,
+    MaxPhysAddrMode, Migration, NumaCell, SecModel,
+};
+use rvirt_xml::conf::{uuid_parse, Tristate};
+use rvirt_xml::domcaps::*;
 use std::sync::Arc;
 
 /// Word size of a libvirt architecture.
@@ -80,179 +87,135 @@ fn kvm_offered(caps: &QemuCaps) -> bool {
         && (caps.kvm_present || caps.accelerators.iter().any(|a| a == "kvm"))
 }
 
-/// The `capabilities` document for `host` and the probed binaries (one `<guest>` per binary).
+/// The `capabilities` document for `host` and the probed binaries (one `<guest>` per binary),
+/// built as rvirt-xml's [`Capabilities`] model.
 pub fn capabilities(host: &HostInfo, guests: &[Arc<QemuCaps>]) -> String {
-    // The body is indented inside <capabilities>, which libvirt follows with a blank line.
-    let mut w = XmlWriter::with_indent(2);
-    w.open("host", &[]);
-    w.text("uuid", &[], &host.uuid);
-    w.open("cpu", &[]);
-    w.text("arch", &[], &host.arch);
-    if let Some(v) = &host.vendor {
-        w.text("vendor", &[], v);
-    }
-    if let Some(m) = host.microcode {
-        w.empty("microcode", &[("version", &m.to_string())]);
-    }
-    if let Some((f, m, s)) = host.signature {
-        w.empty(
-            "signature",
-            &[
-                ("family", &f.to_string()),
-                ("model", &m.to_string()),
-                ("stepping", &s.to_string()),
-            ],
-        );
-    }
-    let (s, d, c, t) = host.topology;
-    w.empty(
-        "topology",
-        &[
-            ("sockets", &s.to_string()),
-            ("dies", &d.to_string()),
-            ("cores", &c.to_string()),
-            ("threads", &t.to_string()),
-        ],
-    );
-    if let Some(bits) = host.phys_bits {
-        w.empty(
-            "maxphysaddr",
-            &[("mode", "emulate"), ("bits", &bits.to_string())],
-        );
-    }
-    for p in &host.page_sizes {
-        w.empty("pages", &[("unit", "KiB"), ("size", &p.to_string())]);
-    }
-    w.close("cpu");
-    w.empty("power_management", &[]);
-    w.empty(
-        "iommu",
-        &[("support", if host.iommu { "yes" } else { "no" })],
-    );
-    w.open("migration_features", &[]);
-    w.empty("live", &[]);
-    w.open("uri_transports", &[]);
-    w.text("uri_transport", &[], "tcp");
-    w.text("uri_transport", &[], "rdma");
-    w.close("uri_transports");
-    w.close("migration_features");
-    w.open("topology", &[]);
-    w.open("cells", &[("num", &host.cells.len().to_string())]);
-    for cell in &host.cells {
-        w.open("cell", &[("id", &cell.id.to_string())]);
-        w.text("memory", &[("unit", "KiB")], &cell.memory_kib.to_string());
-        for (size, n) in &cell.pages {
-            w.text(
-                "pages",
-                &[("unit", "KiB"), ("size", &size.to_string())],
-                &n.to_string(),
-            );
-        }
-        if !cell.distances.is_empty() {
-            w.open("distances", &[]);
-            for (id, v) in &cell.distances {
-                w.empty(
-                    "sibling",
-                    &[("id", &id.to_string()), ("value", &v.to_string())],
-                );
-            }
-            w.close("distances");
-        }
-        w.open("cpus", &[("num", &cell.cpus.len().to_string())]);
-        for cpu in &cell.cpus {
-            w.empty(
-                "cpu",
-                &[
-                    ("id", &cpu.id.to_string()),
-                    ("socket_id", &cpu.socket_id.to_string()),
-                    ("die_id", &cpu.die_id.to_string()),
-                    ("core_id", &cpu.core_id.to_string()),
-                    ("siblings", &cpu.siblings),
-                ],
-            );
-        }
-        w.close("cpus");
-        w.close("cell");
-    }
-    w.close("cells");
-    w.close("topology");
-    if !host.caches.is_empty() {
-        w.open("cache", &[]);
-        for b in &host.caches {
-            let (size, unit) = scaled_size(b.size_bytes);
-            w.empty(
-                "bank",
-                &[
-                    ("id", &b.id.to_string()),
-                    ("level", &b.level.to_string()),
-                    ("type", &b.kind),
-                    ("size", &size.to_string()),
-                    ("unit", unit),
-                    ("cpus", &b.cpus),
-                ],
-            );
-        }
-        w.close("cache");
-    }
-    w.open("secmodel", &[]);
-    w.text("model", &[], "none");
-    w.text("doi", &[], "0");
-    w.close("secmodel");
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let label = unsafe { format!("+{}:+{}", libc::getuid(), libc::getgid()) };
-    w.open("secmodel", &[]);
-    w.text("model", &[], "dac");
-    w.text("doi", &[], "0");
-    w.text("baselabel", &[("type", "kvm")], &label);
-    w.text("baselabel", &[("type", "qemu")], &label);
-    w.close("secmodel");
-    w.close("host");
-    w.raw("\n");
-
+    let page_kib = |p: u64| u32::try_from(p).unwrap_or(u32::MAX);
+    let cells = host
+        .cells
+        .iter()
+        .map(|c| NumaCell {
+            id: c.id,
+            memory_kib: c.memory_kib,
+            pages: c.pages.iter().map(|(s, n)| (page_kib(*s), *n)).collect(),
+            distances: c.distances.clone(),
+            cpus: c
+                .cpus
+                .iter()
+                .map(|cpu| CellCpu {
+                    id: cpu.id,
+                    socket_id: cpu.socket_id as i32,
+                    die_id: cpu.die_id as i32,
+                    core_id: cpu.core_id as i32,
+                    siblings: Some(parse_cpu_list(&cpu.siblings)),
+                })
+                .collect(),
+        })
+        .collect();
     let mut sorted: Vec<&Arc<QemuCaps>> = guests.iter().collect();
     sorted.sort_by_key(|g| arch_rank(&g.arch));
-    for g in sorted {
-        w.open("guest", &[]);
-        w.text("os_type", &[], "hvm");
-        w.open("arch", &[("name", &g.arch)]);
-        w.text("wordsize", &[], &wordsize(&g.arch).to_string());
-        w.text("emulator", &[], &g.binary.to_string_lossy());
-        for (name, canonical, m) in machine_entries(g) {
-            let max = m.cpu_max.to_string();
-            let mut attrs: Vec<(&str, &str)> = Vec::new();
-            if let Some(c) = canonical {
-                attrs.push(("canonical", c));
-            }
-            if m.cpu_max > 0 {
-                attrs.push(("maxCpus", &max));
-            }
-            if m.deprecated {
-                attrs.push(("deprecated", "yes"));
-            }
-            w.text("machine", &attrs, name);
-        }
-        w.empty("domain", &[("type", "qemu")]);
-        if kvm_offered(g) {
-            w.empty("domain", &[("type", "kvm")]);
-        }
-        w.close("arch");
-        w.open("features", &[]);
-        if g.arch == "i686" {
-            w.empty("pae", &[]);
-            w.empty("nonpae", &[]);
-        }
-        if matches!(g.arch.as_str(), "i686" | "x86_64") {
-            w.empty("acpi", &[("default", "on"), ("toggle", "yes")]);
-            w.empty("apic", &[("default", "on"), ("toggle", "no")]);
-        }
-        w.empty("cpuselection", &[]);
-        w.empty("deviceboot", &[]);
-        w.empty("disksnapshot", &[("default", "on"), ("toggle", "no")]);
-        w.close("features");
-        w.close("guest");
-        w.raw("\n");
+    let caps = Capabilities {
+        host: Host {
+            uuid: uuid_parse(&host.uuid),
+            arch: Some(host.arch.clone()),
+            features: Vec::new(),
+            cpu: HostCpuDef {
+                vendor: host.vendor.clone(),
+                microcode: host.microcode,
+                signature: host.signature,
+                topology: Some(host.topology),
+                maxphysaddr: host.phys_bits.map(|b| (MaxPhysAddrMode::Emulate, Some(b))),
+                ..Default::default()
+            },
+            page_sizes: host.page_sizes.iter().map(|p| page_kib(*p)).collect(),
+            power_management: Vec::new(),
+            iommu: host.iommu,
+            migration: Some(Migration {
+                live: true,
+                uri_transports: vec!["tcp".into(), "rdma".into()],
+            }),
+            netprefix: None,
+            numa: Some(cells),
+            caches: host
+                .caches
+                .iter()
+                .map(|b| CacheBank {
+                    id: b.id,
+                    level: b.level,
+                    type_: b.kind.clone(),
+                    size_bytes: b.size_bytes,
+                    cpus: parse_cpu_list(&b.cpus),
+                })
+                .collect(),
+            secmodels: vec![
+                SecModel {
+                    model: "none".into(),
+                    doi: "0".into(),
+                    base_labels: Vec::new(),
+                },
+                SecModel {
+                    model: "dac".into(),
+                    doi: "0".into(),
+                    base_labels: vec![("kvm".into(), label.clone()), ("qemu".into(), label)],
+                },
+            ],
+        },
+        guests: sorted.into_iter().map(|g| guest(g)).collect(),
+        pool_types: Vec::new(),
+    };
+    caps.format()
+}
+
+/// The `<guest>` of one binary: its machines and the domain types and features it offers.
+fn guest(g: &QemuCaps) -> Guest {
+    let machines = machine_entries(g)
+        .into_iter()
+        .map(|(name, canonical, m)| Machine {
+            name: name.to_string(),
+            canonical: canonical.map(str::to_string),
+            max_cpus: i32::try_from(m.cpu_max).unwrap_or(i32::MAX),
+            deprecated: m.deprecated,
+        })
+        .collect();
+    let domain = |t: &str| GuestDomain {
+        type_: t.into(),
+        emulator: None,
+        loader: None,
+        machines: Vec::new(),
+    };
+    let mut domains = vec![domain("qemu")];
+    if kvm_offered(g) {
+        domains.push(domain("kvm"));
     }
-    format!("<capabilities>\n\n{}</capabilities>\n", w.finish())
+    let feature = |name: &str, default_on: Option<bool>, toggle: Option<bool>| GuestFeature {
+        name: name.into(),
+        default_on,
+        toggle,
+    };
+    let mut features = Vec::new();
+    if g.arch == "i686" {
+        features.push(feature("pae", None, None));
+        features.push(feature("nonpae", None, None));
+    }
+    if matches!(g.arch.as_str(), "i686" | "x86_64") {
+        features.push(feature("acpi", Some(true), Some(true)));
+        features.push(feature("apic", Some(true), Some(false)));
+    }
+    features.push(feature("cpuselection", None, None));
+    features.push(feature("deviceboot", None, None));
+    features.push(feature("disksnapshot", Some(true), Some(false)));
+    Guest {
+        os_type: "hvm".into(),
+        arch: g.arch.clone(),
+        wordsize: wordsize(&g.arch),
+        emulator: Some(g.binary.to_string_lossy().into_owned()),
+        loader: None,
+        machines,
+        domains,
+        features,
+    }
 }
 
 /// libvirt's machine list: the preferred default first, each aliased machine as its canonical
@@ -326,18 +289,6 @@ fn is_versioned(model: &str) -> bool {
     }
 }
 
-fn enum_values(w: &mut XmlWriter, name: &str, values: &[&str]) {
-    if values.is_empty() {
-        w.empty("enum", &[("name", name)]);
-        return;
-    }
-    w.open("enum", &[("name", name)]);
-    for v in values {
-        w.text("value", &[], v);
-    }
-    w.close("enum");
-}
-
 /// Whether any firmware descriptor (QEMU's firmware.json interop files) describes UEFI.
 fn uefi_firmware_installed() -> bool {
     ["/etc/qemu/firmware", "/usr/share/qemu/firmware"]
@@ -355,23 +306,107 @@ fn uefi_firmware_installed() -> bool {
         })
 }
 
-fn machine_has_ide(machine: &str) -> bool {
-    machine.contains("i440fx") || machine == "pc" || machine.starts_with("isapc")
+/// The TPM versions swtpm can emulate (`virTPMSwtpmSetupCapsGet`): the `tpm-1.2` / `tpm-2.0`
+/// features in `swtpm_setup --print-capabilities`.
+fn swtpm_versions() -> Vec<TpmVersion> {
+    let Some(setup) = crate::caps::find_in_path("swtpm_setup") else {
+        return Vec::new();
+    };
+    let out = std::process::Command::new(setup)
+        .arg("--print-capabilities")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => tpm_versions_of(&String::from_utf8_lossy(&o.stdout)),
+        _ => Vec::new(),
+    }
+}
+
+/// The TPM versions a `--print-capabilities` answer lists.
+fn tpm_versions_of(json: &str) -> Vec<TpmVersion> {
+    let features: Vec<String> = serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| {
+            v.get("features")?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    [("tpm-1.2", TpmVersion::V1_2), ("tpm-2.0", TpmVersion::V2_0)]
+        .into_iter()
+        .filter(|(f, _)| features.iter().any(|x| x == f))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// `qemuDomainMachineHasBuiltinIDE`: i440FX PCs and a few non-x86 boards (not `isapc`).
+fn machine_has_ide(machine: &str, x86: bool) -> bool {
+    let i440fx = x86
+        && (machine == "pc"
+            || ["pc-0.", "pc-1.", "pc-i440fx-", "rhel"]
+                .iter()
+                .any(|p| machine.starts_with(p)));
+    i440fx || matches!(machine, "malta" | "sun4u" | "g3beige")
+}
+
+/// `virHostCPUGetKVMMaxVCPUs`: KVM's `KVM_CAP_MAX_VCPUS`, else its recommended
+/// `KVM_CAP_NR_VCPUS`, else 4. `None` when /dev/kvm cannot be opened.
+fn kvm_max_vcpus() -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    const KVM_CHECK_EXTENSION: u64 = 0xAE03;
+    const KVM_CAP_NR_VCPUS: i32 = 9;
+    const KVM_CAP_MAX_VCPUS: i32 = 66;
+    let kvm = std::fs::File::open("/dev/kvm").ok()?;
+    for cap in [KVM_CAP_MAX_VCPUS, KVM_CAP_NR_VCPUS] {
+        // SAFETY: KVM_CHECK_EXTENSION takes an integer argument and writes no memory; the
+        // descriptor is open for the duration of the call.
+        let n = unsafe { libc::ioctl(kvm.as_raw_fd(), KVM_CHECK_EXTENSION as _, cap) };
+        if n > 0 {
+            return Some(n as u32);
+        }
+    }
+    Some(4)
+}
+
+/// `Support::Yes` or `Support::No`.
+fn support<T>(yes: bool, t: T) -> Support<T> {
+    if yes {
+        Support::Yes(t)
+    } else {
+        Support::No
+    }
 }
 
 /// The `domcapabilities` document for one binary, domain type (`qemu` or `kvm`) and machine
-/// (libvirt's default when `None`).
+/// (libvirt's default when `None`), built as rvirt-xml's [`DomainCaps`] model.
 pub fn domcapabilities(
     caps: &QemuCaps,
     virt_type: &str,
     machine: Option<&str>,
 ) -> Result<String, CapsError> {
-    if virt_type != "qemu" && virt_type != "kvm" {
-        return Err(CapsError::Unsupported(format!(
-            "virttype '{virt_type}' is not supported by the QEMU driver; use 'qemu' or 'kvm'"
-        )));
-    }
-    if virt_type == "kvm" && !kvm_offered(caps) {
+    Ok(domain_caps(caps, virt_type, machine)?.format())
+}
+
+/// The domain capabilities model for one binary, domain type and machine (see
+/// [`domcapabilities`]).
+pub fn domain_caps(
+    caps: &QemuCaps,
+    virt_type: &str,
+    machine: Option<&str>,
+) -> Result<DomainCaps, CapsError> {
+    let vt = match virt_type {
+        "qemu" => VirtType::Qemu,
+        "kvm" => VirtType::Kvm,
+        _ => {
+            return Err(CapsError::Unsupported(format!(
+                "virttype '{virt_type}' is not supported by the QEMU driver; use 'qemu' or 'kvm'"
+            )))
+        }
+    };
+    if vt == VirtType::Kvm && !kvm_offered(caps) {
         return Err(CapsError::Unsupported(format!(
             "KVM is not available for emulator '{}' on this host; use virttype 'qemu'",
             caps.binary.display()
@@ -391,50 +426,52 @@ pub fn domcapabilities(
             ))
         })?,
     };
+    let arch = Arch::from_name(&caps.arch).ok_or_else(|| CapsError::Invalid {
+        binary: caps.binary.clone(),
+        detail: format!("its architecture '{}' is unknown to libvirt", caps.arch),
+    })?;
     let x86 = matches!(caps.arch.as_str(), "i686" | "x86_64");
     let has = |t: &str| caps.has_type(t);
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let tristate = |b: bool| if b { Tristate::Yes } else { Tristate::No };
+    // Collects the values whose condition holds, in the order given.
+    fn pick<T: Copy>(candidates: &[(T, bool)]) -> Vec<T> {
+        candidates
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(v, _)| *v)
+            .collect()
+    }
 
-    let mut w = XmlWriter::new();
-    w.open("domainCapabilities", &[]);
-    w.text("path", &[], &caps.binary.to_string_lossy());
-    w.text("domain", &[], virt_type);
-    w.text("machine", &[], &m.name);
-    w.text("arch", &[], &caps.arch);
-    w.empty("vcpu", &[("max", &m.cpu_max.to_string())]);
-    w.empty("iothreads", &[("supported", yes_no(has("iothread")))]);
+    let mut dc = DomainCaps::new(&caps.binary.to_string_lossy(), vt, Some(&m.name), arch);
+    dc.max_vcpus = m.cpu_max;
+    if vt == VirtType::Kvm {
+        // libvirt caps a KVM guest at what the host's KVM allows. (libvirt fails the call when
+        // /dev/kvm cannot be opened; kvm_offered() has checked that it exists.)
+        if let Some(host_max) = kvm_max_vcpus() {
+            dc.max_vcpus = dc.max_vcpus.min(host_max);
+        }
+    }
+    dc.iothreads = tristate(has("iothread"));
 
-    w.open("os", &[("supported", "yes")]);
     let uefi = uefi_firmware_installed();
-    enum_values(&mut w, "firmware", if uefi { &["efi"] } else { &[] });
-    w.open("loader", &[("supported", "yes")]);
-    enum_values(&mut w, "type", &["rom", "pflash"]);
-    enum_values(&mut w, "readonly", &["yes", "no"]);
     // Secure boot needs SMM, which only q35 offers on x86.
     let smm = x86 && m.name.contains("q35");
-    enum_values(
-        &mut w,
-        "secure",
-        if smm && uefi { &["yes", "no"] } else { &["no"] },
-    );
-    w.close("loader");
-    w.close("os");
+    dc.os = Support::Yes(Os {
+        firmware: report(&pick(&[(Firmware::Efi, uefi)])),
+        loader: Support::Yes(Loader {
+            values: Vec::new(),
+            type_: report(&[LoaderType::Rom, LoaderType::Pflash]),
+            readonly: report(&[TristateBool::Yes, TristateBool::No]),
+            secure: report(&pick(&[
+                (TristateBool::Yes, smm && uefi),
+                (TristateBool::No, true),
+            ])),
+        }),
+    });
 
-    w.open("cpu", &[]);
-    if virt_type == "kvm" {
-        w.open(
-            "mode",
-            &[("name", "host-passthrough"), ("supported", "yes")],
-        );
-        enum_values(&mut w, "hostPassthroughMigratable", &["on", "off"]);
-        w.close("mode");
-    } else {
-        w.empty("mode", &[("name", "host-passthrough"), ("supported", "no")]);
-    }
-    w.open("mode", &[("name", "maximum"), ("supported", "yes")]);
-    enum_values(&mut w, "maximumMigratable", &["on", "off"]);
-    w.close("mode");
-    w.empty("mode", &[("name", "host-model"), ("supported", "no")]);
+    let migratable = || MigratableMode {
+        migratable: report(&[TristateSwitch::On, TristateSwitch::Off]),
+    };
     let mut models: Vec<&crate::caps::CpuModel> = caps
         .cpu_models(virt_type)
         .iter()
@@ -443,225 +480,174 @@ pub fn domcapabilities(
         .collect();
     // libvirt lists them in reverse name order.
     models.sort_by(|a, b| b.name.cmp(&a.name));
-    w.open("mode", &[("name", "custom"), ("supported", "yes")]);
-    for c in models {
-        let mut attrs = vec![
-            ("usable", yes_no(c.usable())),
-            ("vendor", cpu_vendor(&c.name)),
-        ];
-        if c.deprecated {
-            attrs.insert(1, ("deprecated", "yes"));
-        }
-        w.text("model", &attrs, &c.name);
-    }
-    w.close("mode");
-    w.close("cpu");
+    dc.cpu = Cpu {
+        host_passthrough: (vt == VirtType::Kvm).then(migratable),
+        maximum: Some(migratable()),
+        host_model: None,
+        custom: models
+            .into_iter()
+            .map(|c| CustomCpuModel {
+                name: c.name.clone(),
+                usable: if c.usable() {
+                    CpuUsable::Yes
+                } else {
+                    CpuUsable::No
+                },
+                deprecated: c.deprecated,
+                vendor: Some(cpu_vendor(&c.name))
+                    .filter(|v| *v != "unknown")
+                    .map(str::to_string),
+            })
+            .collect(),
+    };
 
-    w.open("memoryBacking", &[("supported", "yes")]);
-    let mut sources = Vec::new();
-    if has("memory-backend-file") {
-        sources.push("file");
-    }
-    if has("memory-backend-ram") {
-        sources.push("anonymous");
-    }
-    if has("memory-backend-memfd") {
-        sources.push("memfd");
-    }
-    enum_values(&mut w, "sourceType", &sources);
-    w.close("memoryBacking");
+    dc.memory_backing = Support::Yes(MemoryBacking {
+        source_type: report(&pick(&[
+            (MemorySource::File, has("memory-backend-file")),
+            (MemorySource::Anonymous, has("memory-backend-ram")),
+            (MemorySource::Memfd, has("memory-backend-memfd")),
+        ])),
+    });
 
-    w.open("devices", &[]);
-    // disk
-    w.open("disk", &[("supported", "yes")]);
     let floppy = x86 && has("isa-fdc");
-    let mut dev = vec!["disk", "cdrom"];
-    if floppy {
-        dev.push("floppy");
-    }
-    dev.push("lun");
-    enum_values(&mut w, "diskDevice", &dev);
-    let mut bus = Vec::new();
-    if machine_has_ide(&m.name) {
-        bus.push("ide");
-    }
-    if floppy {
-        bus.push("fdc");
-    }
-    bus.push("scsi");
-    bus.push("virtio");
-    if has("usb-storage") {
-        bus.push("usb");
-    }
-    if has("ich9-ahci") {
-        bus.push("sata");
-    }
-    enum_values(&mut w, "bus", &bus);
-    let transitional = has("virtio-blk-pci-transitional");
-    enum_values(
-        &mut w,
-        "model",
-        if transitional {
-            &["virtio", "virtio-transitional", "virtio-non-transitional"]
-        } else {
-            &["virtio"]
-        },
-    );
-    w.close("disk");
-    // graphics
-    w.open("graphics", &[("supported", "yes")]);
-    let mut gfx = Vec::new();
-    for (t, ok) in [
-        ("sdl", caps.display_types.iter().any(|d| d == "sdl")),
-        ("vnc", caps.has_command("query-vnc")),
-        ("spice", caps.spice),
-        (
-            "egl-headless",
-            caps.display_types.iter().any(|d| d == "egl-headless"),
-        ),
-        ("dbus", caps.display_types.iter().any(|d| d == "dbus")),
-    ] {
-        if ok {
-            gfx.push(t);
-        }
-    }
-    enum_values(&mut w, "type", &gfx);
-    w.close("graphics");
-    // video
-    w.open("video", &[("supported", "yes")]);
-    let mut video = Vec::new();
-    for (t, ok) in [
-        ("vga", has("VGA")),
-        ("cirrus", has("cirrus-vga")),
-        ("vmvga", has("vmware-svga")),
-        ("qxl", has("qxl-vga")),
-        ("virtio", has("virtio-vga") || has("virtio-gpu-pci")),
-        ("none", true),
-        ("bochs", has("bochs-display")),
-        ("ramfb", has("ramfb")),
-    ] {
-        if ok {
-            video.push(t);
-        }
-    }
-    enum_values(&mut w, "modelType", &video);
-    w.close("video");
-    // hostdev
-    w.open("hostdev", &[("supported", "yes")]);
-    enum_values(&mut w, "mode", &["subsystem"]);
-    enum_values(
-        &mut w,
-        "startupPolicy",
-        &["default", "mandatory", "requisite", "optional"],
-    );
-    let mut subsys = Vec::new();
-    if has("usb-host") {
-        subsys.push("usb");
-    }
-    if has("vfio-pci") {
-        subsys.push("pci");
-    }
-    if has("scsi-generic") {
-        subsys.push("scsi");
-    }
-    enum_values(&mut w, "subsysType", &subsys);
-    enum_values(&mut w, "capsType", &[]);
+    let transitional = |t: bool| {
+        pick(&[
+            (DiskModel::Virtio, true),
+            (DiskModel::VirtioTransitional, t),
+            (DiskModel::VirtioNonTransitional, t),
+        ])
+    };
+    dc.devices.disk = Support::Yes(Disk {
+        disk_device: report(&pick(&[
+            (DiskDevice::Disk, true),
+            (DiskDevice::Cdrom, true),
+            (DiskDevice::Floppy, floppy),
+            (DiskDevice::Lun, true),
+        ])),
+        bus: report(&pick(&[
+            (DiskBus::Ide, machine_has_ide(&m.name, x86)),
+            (DiskBus::Fdc, floppy),
+            (DiskBus::Scsi, true),
+            (DiskBus::Virtio, true),
+            (DiskBus::Usb, has("usb-storage")),
+            (DiskBus::Sata, has("ich9-ahci")),
+        ])),
+        model: report(&transitional(has("virtio-blk-pci-transitional"))),
+    });
+    let display = |d: &str| caps.display_types.iter().any(|x| x == d);
+    dc.devices.graphics = Support::Yes(Graphics {
+        type_: report(&pick(&[
+            (GraphicsType::Sdl, display("sdl")),
+            (GraphicsType::Vnc, caps.has_command("query-vnc")),
+            (GraphicsType::Spice, caps.spice),
+            (GraphicsType::EglHeadless, display("egl-headless")),
+            (GraphicsType::Dbus, display("dbus")),
+        ])),
+    });
+    dc.devices.video = Support::Yes(Video {
+        model_type: report(&pick(&[
+            (VideoType::Vga, has("VGA")),
+            (VideoType::Cirrus, has("cirrus-vga")),
+            (VideoType::Vmvga, has("vmware-svga")),
+            (VideoType::Qxl, has("qxl-vga")),
+            (
+                VideoType::Virtio,
+                has("virtio-vga") || has("virtio-gpu-pci"),
+            ),
+            (VideoType::None, true),
+            (VideoType::Bochs, has("bochs-display")),
+            (VideoType::Ramfb, has("ramfb")),
+        ])),
+    });
     let vfio = std::path::Path::new("/dev/vfio/vfio").exists() && has("vfio-pci");
-    enum_values(
-        &mut w,
-        "pciBackend",
-        if vfio { &["default", "vfio"] } else { &[] },
-    );
-    w.close("hostdev");
-    // rng
-    w.open("rng", &[("supported", "yes")]);
+    dc.devices.hostdev = Support::Yes(Hostdev {
+        mode: report(&[HostdevMode::Subsystem]),
+        startup_policy: report(&[
+            StartupPolicy::Default,
+            StartupPolicy::Mandatory,
+            StartupPolicy::Requisite,
+            StartupPolicy::Optional,
+        ]),
+        subsys_type: report(&pick(&[
+            (HostdevSubsysType::Usb, has("usb-host")),
+            (HostdevSubsysType::Pci, has("vfio-pci")),
+            (HostdevSubsysType::Scsi, has("scsi-generic")),
+        ])),
+        caps_type: report(&[]),
+        pci_backend: report(&pick(&[
+            (PciBackend::Default, vfio),
+            (PciBackend::Vfio, vfio),
+        ])),
+    });
     let rng_t = has("virtio-rng-pci-transitional");
-    enum_values(
-        &mut w,
-        "model",
-        if rng_t {
-            &["virtio", "virtio-transitional", "virtio-non-transitional"]
-        } else {
-            &["virtio"]
+    dc.devices.rng = Support::Yes(Rng {
+        model: report(&pick(&[
+            (RngModel::Virtio, true),
+            (RngModel::VirtioTransitional, rng_t),
+            (RngModel::VirtioNonTransitional, rng_t),
+        ])),
+        backend_model: report(&pick(&[
+            (RngBackendModel::Random, has("rng-random")),
+            (RngBackendModel::Egd, has("rng-egd")),
+            (RngBackendModel::Builtin, has("rng-builtin")),
+        ])),
+    });
+    dc.devices.filesystem = Support::Yes(Filesystem {
+        driver_type: report(&pick(&[
+            (FsDriver::Path, true),
+            (FsDriver::Handle, has("virtio-9p-pci")),
+            (FsDriver::Virtiofs, has("vhost-user-fs-pci")),
+        ])),
+    });
+    // virQEMUCapsFillDomainDeviceTPMCaps: the emulator backends and versions need swtpm, and
+    // without any frontend model the TPM is unsupported.
+    let tpm_models = pick(&[
+        (TpmModel::Tis, has("tpm-tis")),
+        (TpmModel::Crb, has("tpm-crb")),
+        (TpmModel::Spapr, has("tpm-spapr")),
+        (TpmModel::SpaprProxy, has("spapr-tpm-proxy")),
+    ]);
+    let swtpm = crate::caps::find_in_path("swtpm").is_some();
+    let emulator = swtpm && has("tpm-emulator");
+    let versions = if swtpm { swtpm_versions() } else { Vec::new() };
+    dc.devices.tpm = support(
+        !tpm_models.is_empty(),
+        Tpm {
+            model: report(&tpm_models),
+            backend_model: report(&pick(&[
+                (TpmBackendType::Passthrough, has("tpm-passthrough")),
+                (TpmBackendType::Emulator, emulator),
+                (TpmBackendType::External, emulator),
+            ])),
+            backend_version: (!versions.is_empty()).then(|| CapsEnum::of(&versions)),
         },
     );
-    let mut backends = Vec::new();
-    for (t, ty) in [
-        ("random", "rng-random"),
-        ("egd", "rng-egd"),
-        ("builtin", "rng-builtin"),
-    ] {
-        if has(ty) {
-            backends.push(t);
-        }
-    }
-    enum_values(&mut w, "backendModel", &backends);
-    w.close("rng");
-    // filesystem
-    w.open("filesystem", &[("supported", "yes")]);
-    let mut fs = vec!["path"];
-    if has("virtio-9p-pci") {
-        fs.push("handle");
-    }
-    if has("vhost-user-fs-pci") {
-        fs.push("virtiofs");
-    }
-    enum_values(&mut w, "driverType", &fs);
-    w.close("filesystem");
-    // tpm
-    let tpm_models: Vec<&str> = [
-        ("tpm-tis", "tpm-tis"),
-        ("tpm-crb", "tpm-crb"),
-        ("tpm-spapr", "tpm-spapr"),
-    ]
-    .iter()
-    .filter(|(_, ty)| has(ty))
-    .map(|(n, _)| *n)
-    .collect();
-    w.open("tpm", &[("supported", yes_no(!tpm_models.is_empty()))]);
-    enum_values(&mut w, "model", &tpm_models);
-    let mut tpm_back = Vec::new();
-    if has("tpm-passthrough") {
-        tpm_back.push("passthrough");
-    }
-    if has("tpm-emulator") && crate::caps::find_in_path("swtpm").is_some() {
-        tpm_back.push("emulator");
-    }
-    enum_values(&mut w, "backendModel", &tpm_back);
-    w.close("tpm");
-    // redirdev
-    w.open("redirdev", &[("supported", yes_no(has("usb-redir")))]);
-    enum_values(&mut w, "bus", &["usb"]);
-    w.close("redirdev");
-    // channel
-    w.open("channel", &[("supported", "yes")]);
-    let mut chan = vec!["pty", "unix"];
-    if caps.spice {
-        chan.push("spicevmc");
-    }
-    enum_values(&mut w, "type", &chan);
-    w.close("channel");
-    w.close("devices");
-
-    w.open("features", &[]);
-    w.empty("gic", &[("supported", "no")]);
-    w.empty("vmcoreinfo", &[("supported", yes_no(has("vmcoreinfo")))]);
-    w.empty("genid", &[("supported", yes_no(has("vmgenid")))]);
-    w.empty("backingStoreInput", &[("supported", yes_no(caps.blockdev))]);
-    w.empty(
-        "backup",
-        &[("supported", yes_no(caps.has_command("blockdev-backup")))],
+    dc.devices.redirdev = support(
+        has("usb-redir"),
+        Redirdev {
+            bus: report(&[RedirdevBus::Usb]),
+        },
     );
-    w.empty("sev", &[("supported", "no")]);
-    w.empty("sgx", &[("supported", "no")]);
+    dc.devices.channel = Support::Yes(Channel {
+        type_: report(&pick(&[
+            (ChrType::Pty, true),
+            (ChrType::Unix, true),
+            (ChrType::Spicevmc, caps.spice),
+        ])),
+    });
+
+    let f = &mut dc.features;
+    f.gic = Support::No;
+    f.vmcoreinfo = tristate(has("vmcoreinfo"));
+    f.genid = tristate(has("vmgenid"));
+    f.backing_store_input = tristate(caps.blockdev);
+    f.backup = tristate(caps.has_command("blockdev-backup"));
     if x86 {
-        w.open("hyperv", &[("supported", "yes")]);
-        enum_values(&mut w, "features", &["spinlocks", "vendor_id"]);
-        w.close("hyperv");
+        f.hyperv = Support::Yes(Hyperv {
+            features: report(&[HypervFeature::Spinlocks, HypervFeature::VendorId]),
+        });
     }
-    w.close("features");
-    w.close("domainCapabilities");
-    Ok(w.finish())
+    Ok(dc)
 }
 
 #[cfg(test)]
@@ -778,5 +764,44 @@ mod tests {
         let e = domcapabilities(&c, "xen", None).unwrap_err();
         let v: rvirt::Error = e.into();
         assert_eq!(v.code, rvirt::error::code::INVALID_ARG);
+    }
+
+    #[test]
+    fn unsupported_devices_print_as_libvirt_does() {
+        // Without any TPM frontend or usb-redir, libvirt prints the bare supported='no' form.
+        let x = domcapabilities(&caps(), "qemu", None).unwrap();
+        assert!(x.contains("    <tpm supported='no'/>\n    <redirdev supported='no'/>\n"));
+        let dc = domain_caps(&caps(), "qemu", None).unwrap();
+        assert_eq!(DomainCaps::parse(&x).unwrap(), dc);
+    }
+
+    #[test]
+    fn builtin_ide_follows_libvirts_machine_list() {
+        for (m, x86, ide) in [
+            ("pc", true, true),
+            ("pc-i440fx-10.0", true, true),
+            ("pc-1.3", true, true),
+            ("isapc", true, false),
+            ("pc-q35-10.0", true, false),
+            ("pc-i440fx-10.0", false, false),
+            ("malta", false, true),
+            ("virt", false, false),
+        ] {
+            assert_eq!(machine_has_ide(m, x86), ide, "{m}");
+        }
+    }
+
+    #[test]
+    fn swtpm_capabilities_name_the_tpm_versions() {
+        let json = r#"{ "type": "swtpm_setup", "features": [ "tpm-1.2", "tpm-2.0", "cmdarg-keyfile-fd" ] }"#;
+        assert_eq!(
+            tpm_versions_of(json),
+            vec![TpmVersion::V1_2, TpmVersion::V2_0]
+        );
+        assert_eq!(
+            tpm_versions_of(r#"{"features": ["tpm-2.0"]}"#),
+            vec![TpmVersion::V2_0]
+        );
+        assert!(tpm_versions_of("not json").is_empty());
     }
 }

@@ -3,10 +3,11 @@
 //! separator lines). Drivers build the model; [`Capabilities::test_driver`] builds the one
 //! libvirt's test driver reports.
 //!
-//! Host CPU model details, caches and memory bandwidth are not modelled; drivers that need them
-//! pass preformatted `<cpu>` content in [`Host::cpu_extra`].
+//! Not modelled: memory bandwidth, resctrl cache controls and monitors, NUMA cell caches and
+//! interconnects (libvirt reports them only on hosts with resctrl or HMAT).
 
 use crate::conf::{uuid_format, Buf};
+use crate::writer::escape;
 
 /// One CPU of a NUMA cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,61 @@ pub struct Migration {
     pub uri_transports: Vec<String>,
 }
 
+/// `<maxphysaddr mode=…>` (`virCPUMaxPhysAddrMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxPhysAddrMode {
+    /// `emulate`.
+    Emulate,
+    /// `passthrough`.
+    Passthrough,
+}
+
+/// `<counter name='tsc'>` (`virHostCPUTscInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TscCounter {
+    /// `frequency=` in Hz.
+    pub frequency: u64,
+    /// `scaling='yes|no'`.
+    pub scaling: Option<bool>,
+}
+
+/// The host CPU definition (`virCPUDef` of the host type) as `virCPUDefFormatBuf` prints it
+/// inside `<host><cpu>`, after `<arch>` and `<features>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostCpuDef {
+    /// `<model>`.
+    pub model: Option<String>,
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<microcode version=…>` (0 leaves it out, as libvirt does).
+    pub microcode: Option<u64>,
+    /// `<signature family model stepping>` (family 0 leaves it out).
+    pub signature: Option<(u32, u32, u32)>,
+    /// `<counter name='tsc'>`.
+    pub tsc: Option<TscCounter>,
+    /// `<topology sockets dies cores threads>` (left out when any is 0).
+    pub topology: Option<(u32, u32, u32, u32)>,
+    /// `<maxphysaddr mode bits>`.
+    pub maxphysaddr: Option<(MaxPhysAddrMode, Option<u32>)>,
+    /// `<feature name=…>`s.
+    pub features: Vec<String>,
+}
+
+/// A host cache bank (`virCapsHostCacheBank`, without resctrl controls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheBank {
+    /// `id=`.
+    pub id: u32,
+    /// `level=`.
+    pub level: u32,
+    /// `type=` (`both`, `code`, `data`).
+    pub type_: String,
+    /// Size in bytes (printed in the largest unit that divides it).
+    pub size_bytes: u64,
+    /// The CPUs sharing it.
+    pub cpus: Vec<u32>,
+}
+
 /// `<host>` (`virCapsHost`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Host {
@@ -67,9 +123,8 @@ pub struct Host {
     pub arch: Option<String>,
     /// CPU features listed under `<features>` (`pae`, `vmx`, …).
     pub features: Vec<String>,
-    /// Preformatted lines of the host CPU definition, placed after `<features>` at the
-    /// indentation of `<arch>`.
-    pub cpu_extra: Vec<String>,
+    /// The host CPU definition.
+    pub cpu: HostCpuDef,
     /// Page sizes in KiB.
     pub page_sizes: Vec<u32>,
     /// Power management targets (`suspend_mem`, `suspend_disk`, `suspend_hybrid`).
@@ -82,6 +137,8 @@ pub struct Host {
     pub netprefix: Option<String>,
     /// NUMA topology; `Some(vec![])` prints an empty `<cells num='0'>`.
     pub numa: Option<Vec<NumaCell>>,
+    /// Cache banks (`<cache>`).
+    pub caches: Vec<CacheBank>,
     /// Security models.
     pub secmodels: Vec<SecModel>,
 }
@@ -235,11 +292,13 @@ impl Capabilities {
 
     fn format_host(&self, w: &mut Buf) {
         let h = &self.host;
-        if h.uuid.is_none() && h.arch.is_none() && h.power_management.is_empty() && !h.iommu {
+        // virUUIDIsValid: a UUID of sixteen equal bytes is "none".
+        let uuid = h.uuid.filter(|u| u.iter().any(|b| *b != u[0]));
+        if uuid.is_none() && h.arch.is_none() && h.power_management.is_empty() && !h.iommu {
             return;
         }
         w.open("<host>");
-        if let Some(u) = &h.uuid {
+        if let Some(u) = &uuid {
             w.line(&format!("<uuid>{}</uuid>", uuid_format(u)));
         }
         w.open("<cpu>");
@@ -253,9 +312,7 @@ impl Capabilities {
             }
             w.close("features");
         }
-        for l in &h.cpu_extra {
-            w.line(l);
-        }
+        format_host_cpu(w, &h.cpu);
         for p in &h.page_sizes {
             w.line(&format!("<pages unit='KiB' size='{p}'/>"));
         }
@@ -332,6 +389,20 @@ impl Capabilities {
             }
             w.close("cells");
             w.close("topology");
+        }
+        if !h.caches.is_empty() {
+            w.open("<cache>");
+            for b in &h.caches {
+                let (size, unit) = format_int_pretty(b.size_bytes);
+                w.line(&format!(
+                    "<bank id='{}' level='{}' type='{}' size='{size}' unit='{unit}' cpus='{}'/>",
+                    b.id,
+                    b.level,
+                    b.type_,
+                    format_id_list(&b.cpus)
+                ));
+            }
+            w.close("cache");
         }
         for s in &h.secmodels {
             w.open("<secmodel>");
@@ -411,6 +482,69 @@ impl Capabilities {
     }
 }
 
+/// `virFormatIntPretty`: a byte count in the largest binary unit that divides it.
+pub fn format_int_pretty(val: u64) -> (u64, &'static str) {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if val == 0 || !val.is_multiple_of(1024) {
+        return (val, "B");
+    }
+    let mut v = val / 1024;
+    for unit in &UNITS[..4] {
+        if !v.is_multiple_of(1024) {
+            return (v, unit);
+        }
+        v /= 1024;
+    }
+    (v, UNITS[4])
+}
+
+/// `virCPUDefFormatBuf` for a host-type CPU definition.
+fn format_host_cpu(w: &mut Buf, c: &HostCpuDef) {
+    if let Some(m) = &c.model {
+        w.line(&format!("<model>{}</model>", escape(m)));
+    }
+    if let Some(v) = &c.vendor {
+        w.line(&format!("<vendor>{}</vendor>", escape(v)));
+    }
+    if let Some(m) = c.microcode.filter(|m| *m != 0) {
+        w.line(&format!("<microcode version='{m}'/>"));
+    }
+    if let Some((f, m, s)) = c.signature.filter(|s| s.0 != 0) {
+        w.line(&format!(
+            "<signature family='{f}' model='{m}' stepping='{s}'/>"
+        ));
+    }
+    if let Some(t) = &c.tsc {
+        let mut l = format!("<counter name='tsc' frequency='{}'", t.frequency);
+        if let Some(s) = t.scaling {
+            l.push_str(if s { " scaling='yes'" } else { " scaling='no'" });
+        }
+        l.push_str("/>");
+        w.line(&l);
+    }
+    if let Some((s, d, co, t)) = c
+        .topology
+        .filter(|t| t.0 != 0 && t.1 != 0 && t.2 != 0 && t.3 != 0)
+    {
+        w.line(&format!(
+            "<topology sockets='{s}' dies='{d}' cores='{co}' threads='{t}'/>"
+        ));
+    }
+    if let Some((mode, bits)) = c.maxphysaddr {
+        let mode = match mode {
+            MaxPhysAddrMode::Emulate => "emulate",
+            MaxPhysAddrMode::Passthrough => "passthrough",
+        };
+        match bits {
+            Some(b) => w.line(&format!("<maxphysaddr mode='{mode}' bits='{b}'/>")),
+            None => w.line(&format!("<maxphysaddr mode='{mode}'/>")),
+        }
+    }
+    for f in &c.features {
+        w.line(&format!("<feature name='{f}'/>"));
+    }
+}
+
 fn format_guest(w: &mut Buf, g: &Guest) {
     w.open("<guest>");
     w.line(&format!("<os_type>{}</os_type>", g.os_type));
@@ -479,6 +613,46 @@ mod tests {
         assert_eq!(format_id_list(&[0, 1, 2, 3, 5, 7, 8]), "0-3,5,7-8");
         assert_eq!(format_id_list(&[4]), "4");
         assert_eq!(format_id_list(&[]), "");
+    }
+
+    #[test]
+    fn sizes_print_in_the_largest_dividing_unit() {
+        assert_eq!(format_int_pretty(0), (0, "B"));
+        assert_eq!(format_int_pretty(1000), (1000, "B"));
+        assert_eq!(format_int_pretty(32 * 1024 * 1024), (32, "MiB"));
+        assert_eq!(format_int_pretty(1536 * 1024), (1536, "KiB"));
+        assert_eq!(format_int_pretty(1 << 50), (1, "PiB"));
+        assert_eq!(format_int_pretty(3 << 40), (3, "TiB"));
+    }
+
+    #[test]
+    fn host_cpu_and_caches_follow_libvirt() {
+        let mut c = Capabilities::test_driver(&[], false);
+        c.host.uuid = Some([0; 16]);
+        c.host.cpu = HostCpuDef {
+            vendor: Some("AMD".into()),
+            microcode: Some(0),
+            signature: Some((25, 1, 1)),
+            topology: Some((1, 1, 4, 2)),
+            maxphysaddr: Some((MaxPhysAddrMode::Emulate, Some(48))),
+            ..Default::default()
+        };
+        c.host.caches = vec![CacheBank {
+            id: 0,
+            level: 3,
+            type_: "both".into(),
+            size_bytes: 32 << 20,
+            cpus: vec![0, 1, 2, 3],
+        }];
+        let x = c.format();
+        // An all-equal UUID is not a UUID (virUUIDIsValid); microcode 0 is not printed.
+        assert!(!x.contains("<uuid>") && !x.contains("microcode"), "{x}");
+        assert!(x.contains(
+            "      </features>\n      <vendor>AMD</vendor>\n      <signature family='25' model='1' stepping='1'/>\n      <topology sockets='1' dies='1' cores='4' threads='2'/>\n      <maxphysaddr mode='emulate' bits='48'/>\n      <pages unit='KiB' size='4'/>\n"
+        ));
+        assert!(x.contains(
+            "    </topology>\n    <cache>\n      <bank id='0' level='3' type='both' size='32' unit='MiB' cpus='0-3'/>\n    </cache>\n    <secmodel>\n"
+        ));
     }
 
     #[test]

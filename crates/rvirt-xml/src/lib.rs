@@ -9,8 +9,11 @@
 pub mod capabilities;
 pub mod conf;
 pub mod domain;
+pub mod domcaps;
+mod domcaps_parse;
 mod error;
 pub mod network;
+pub mod secret;
 pub mod storage;
 pub mod writer;
 

@@ -123,6 +123,22 @@ impl Connect {
     pub async fn get_max_vcpus(&self, type_: Option<&str>) -> Result<i32> {
         self.inner.driver.connect_get_max_vcpus(type_).await
     }
+    /// `virConnectGetDomainCapabilities`: the domain capabilities XML (parse it with
+    /// `rvirt_xml::domcaps::DomainCaps::parse`).
+    pub async fn get_domain_capabilities(
+        &self,
+        emulatorbin: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        check_rw!(self, errdom::DOMAIN, "virConnectGetDomainCapabilities");
+        self.inner
+            .driver
+            .connect_get_domain_capabilities(emulatorbin, arch, machine, virttype, flags)
+            .await
+    }
     /// `virConnectIsSecure`.
     pub async fn is_secure(&self) -> Result<bool> {
         self.inner.driver.connect_is_secure().await

@@ -60,6 +60,25 @@ pub trait Driver: Send + Sync {
     async fn connect_get_max_vcpus(&self, type_: Option<&str>) -> Result<i32> {
         unsupported!("virConnectGetMaxVcpus")
     }
+    /// `virConnectGetDomainCapabilities`: what an emulator binary, architecture, machine type
+    /// and virtualization type can do (domain capabilities XML). libvirt's test driver does
+    /// not implement it.
+    async fn connect_get_domain_capabilities(
+        &self,
+        emulatorbin: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        // Reported from libvirt-domain.c, hence in VIR_FROM_DOMAIN.
+        use crate::error::{code, domain};
+        Err(Error::new(
+            code::NO_SUPPORT,
+            domain::DOMAIN,
+            "virConnectGetDomainCapabilities",
+        ))
+    }
     /// `virConnectSupportsFeature` (internal feature numbers).
     async fn connect_supports_feature(&self, feature: i32) -> Result<bool> {
         Ok(false)

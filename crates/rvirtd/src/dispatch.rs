@@ -216,6 +216,11 @@ async fn driver_call(
         CONNECT_GET_CAPABILITIES [Hypervisor] |d, a: ()| StringRet { value: d.connect_get_capabilities().await? };
         CONNECT_GET_SYSINFO [Hypervisor] |d, a: FlagsArgs| StringRet { value: d.connect_get_sysinfo(a.flags).await? };
         CONNECT_GET_MAX_VCPUS [Hypervisor] |d, a: OptStringArgs| IntRet { value: d.connect_get_max_vcpus(a.value.as_deref()).await? };
+        CONNECT_GET_DOMAIN_CAPABILITIES [Hypervisor] |d, a: ConnectGetDomainCapabilitiesArgs| StringRet {
+            value: d.connect_get_domain_capabilities(
+                a.emulatorbin.as_deref(), a.arch.as_deref(), a.machine.as_deref(), a.virttype.as_deref(), a.flags,
+            ).await?
+        };
         CONNECT_IS_SECURE [Hypervisor] |d, a: ()| IntRet { value: d.connect_is_secure().await?.into() };
         NODE_GET_INFO [Hypervisor] |d, a: ()| node_info(d.node_get_info().await?);
         NODE_GET_FREE_MEMORY [Hypervisor] |d, a: ()| {

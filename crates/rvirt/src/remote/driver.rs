@@ -266,6 +266,20 @@ remote_driver! {
     connect_get_max_vcpus(type_: Option<&str>) -> i32
         = CONNECT_GET_MAX_VCPUS(OptStringArgs { value: type_.map(str::to_owned) })
         -> IntRet => |r| r.value;
+    connect_get_domain_capabilities(
+        emulatorbin: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32
+    ) -> String
+        = CONNECT_GET_DOMAIN_CAPABILITIES(ConnectGetDomainCapabilitiesArgs {
+            emulatorbin: emulatorbin.map(str::to_owned),
+            arch: arch.map(str::to_owned),
+            machine: machine.map(str::to_owned),
+            virttype: virttype.map(str::to_owned),
+            flags,
+        }) -> StringRet => |r| r.value;
     connect_supports_feature(feature: i32) -> bool
         = CONNECT_SUPPORTS_FEATURE(IntArgs { value: feature }) -> IntRet => |r| r.value != 0;
     node_get_info() -> NodeInfo = NODE_GET_INFO(()) -> NodeGetInfoRet => |r| node_info(r);

@@ -611,6 +611,34 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn domain_capabilities_are_not_supported_as_in_libvirt() {
+        // libvirt's test driver has no connectGetDomainCapabilities: the API reports
+        // VIR_ERR_NO_SUPPORT from libvirt-domain.c, and a read-only connection is refused first.
+        let c = crate::Connect::open(Some("test:///default")).await.unwrap();
+        let e = c
+            .get_domain_capabilities(None, None, None, Some("kvm"), 0)
+            .await
+            .unwrap_err();
+        assert_eq!((e.code, e.domain), (code::NO_SUPPORT, errdom::DOMAIN));
+        assert_eq!(
+            e.message,
+            "this function is not supported by the connection driver: virConnectGetDomainCapabilities"
+        );
+        let ro = crate::Connect::open_read_only(Some("test:///default"))
+            .await
+            .unwrap();
+        let e = ro
+            .get_domain_capabilities(None, None, None, None, 0)
+            .await
+            .unwrap_err();
+        assert_eq!((e.code, e.domain), (code::OPERATION_DENIED, errdom::DOMAIN));
+        assert_eq!(
+            e.message,
+            "operation forbidden: read only access prevents virConnectGetDomainCapabilities"
+        );
+    }
+
     #[test]
     fn node_info_from_cpu_element() {
         let doc = xconf::parse_document(
