@@ -803,6 +803,77 @@ mod tests {
         );
     }
 
+    /// `lvs` rows applied to volumes as a refresh applies them, with regular files standing in
+    /// for the devices (no device-mapper needed).
+    #[test]
+    fn rows_make_volumes_like_libvirt() {
+        let dir = std::env::temp_dir().join(format!("rvirt-logical-rows-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (n, size) in [("data", 8u64 << 20), ("snap", 8 << 20), ("sp", 16 << 20)] {
+            std::fs::File::create(dir.join(n))
+                .unwrap()
+                .set_len(size)
+                .unwrap();
+        }
+        let mut pool = pool();
+        pool.target_path = Some(dir.display().to_string());
+        let out = "  data##AAAAAA-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky#/dev/loop9(0)#linear#1#4194304#4194304#8388608#owi-a-----\n\
+                   data##AAAAAA-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky#/dev/loop9(5)#linear#1#4194304#4194304#8388608#owi-a-----\n\
+                   snap#data#BBBBBB-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky#/dev/loop9(2)#linear#1#4194304#4194304#4194304#swi-a-s---\n\
+                   sp#[sp_vorigin]#CCCCCC-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky#/dev/loop9(3)#linear#1#4194304#4194304#4194304#swi-a-s---\n\
+                   tp##DDDDDD-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky#tp_tdata(0)#thin-pool#1#4194304#4194304#4194304#twi-a-tz--\n\
+                   off##EEEEEE-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky#/dev/loop9(9)#linear#1#4194304#4194304#4194304#-wi-------\n";
+        let mut vols: Vec<Volume> = Vec::new();
+        for row in parse_lvs(out) {
+            let attr = row.attr.as_bytes();
+            if attr.get(4) != Some(&b'a') || attr.first() == Some(&b't') {
+                continue;
+            }
+            match vols.iter_mut().find(|v| v.def.name == row.name) {
+                Some(v) => apply_row(&pool, &row, v).unwrap(),
+                None => {
+                    let mut v = new_volume(&row.name);
+                    apply_row(&pool, &row, &mut v).unwrap();
+                    vols.push(v);
+                }
+            }
+        }
+        assert_eq!(vols.len(), 3);
+        let data = &vols[0];
+        assert_eq!(data.path(), format!("{}/data", dir.display()));
+        assert_eq!(
+            data.def.key.as_deref(),
+            Some("AAAAAA-2rhb-w3Bo-3mdR-WeoL-pytO-SAa2ky")
+        );
+        assert_eq!((data.def.capacity, data.def.allocation), (8 << 20, 8 << 20));
+        assert_eq!(
+            data.def.extents,
+            [
+                ("/dev/loop9".to_string(), 0, 4 << 20),
+                ("/dev/loop9".to_string(), 20 << 20, 24 << 20)
+            ]
+        );
+        assert!(!data.sparse && data.def.backing.is_none());
+        let snap = &vols[1];
+        assert_eq!((snap.def.capacity, snap.def.allocation), (8 << 20, 4 << 20));
+        let b = snap.def.backing.as_ref().unwrap();
+        assert_eq!(b.path, Some(format!("{}/data", dir.display())));
+        assert_eq!(b.format, LVM2);
+        assert!(b.perms.mode.is_some(), "the backing store is stat'ed");
+        assert!(snap.sparse);
+        let sp = &vols[2];
+        assert!(sp.sparse && sp.def.backing.is_none());
+        assert_eq!((sp.def.capacity, sp.def.allocation), (16 << 20, 4 << 20));
+        let x = sp.def.format(PoolType::Logical);
+        assert!(
+            x.starts_with("<volume type='block'>\n  <name>sp</name>\n  <key>CCCCCC-"),
+            "{x}"
+        );
+        assert!(!x.contains("<format"), "{x}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn zeroing_both_ends() {
         let p = std::env::temp_dir().join(format!("rvirt-logical-zero-{}", std::process::id()));
