@@ -84,18 +84,11 @@ fn unsupported_flags(flags: u32, func: &str) -> Error {
 
 // ---- pools ----
 
-/// `virStorageBackendLogicalGetPoolSources`: `vgscan` (its failure only makes the scan less
-/// complete, as in libvirt) then the volume groups `pvs` reports, each with its physical
-/// volumes, in the order `pvs` lists them.
-pub fn pool_sources() -> Result<Vec<PoolSource>> {
-    if let Ok(vgscan) = tool("vgscan") {
-        let _ = vgscan.run();
-    }
-    let out = tool("pvs")?
-        .args(["--noheadings", "-o", "pv_name,vg_name"])
-        .run()?;
+/// The volume groups in `pvs --noheadings -o pv_name,vg_name` output, each with its physical
+/// volumes, in the order `pvs` lists them (`virStorageBackendLogicalFindPoolSourcesFunc`).
+pub fn sources_from_pvs(out: &str) -> Vec<PoolSource> {
     let mut sources: Vec<PoolSource> = Vec::new();
-    for (pv, vg) in parse_pvs(&out.stdout) {
+    for (pv, vg) in parse_pvs(out) {
         let i = match sources.iter().position(|s| s.name.as_deref() == Some(&vg)) {
             Some(i) => i,
             None => {
@@ -113,11 +106,35 @@ pub fn pool_sources() -> Result<Vec<PoolSource>> {
             free_extents: Vec::new(),
         });
     }
-    Ok(sources)
+    sources
+}
+
+/// `virStorageBackendLogicalGetPoolSources`: `vgscan` (its failure only makes the scan less
+/// complete, as in libvirt), then the volume groups `pvs` reports.
+pub fn pool_sources() -> Result<Vec<PoolSource>> {
+    if let Ok(vgscan) = tool("vgscan") {
+        let _ = vgscan.run();
+    }
+    let out = tool("pvs")?
+        .args(["--noheadings", "-o", "pv_name,vg_name"])
+        .run()?;
+    Ok(sources_from_pvs(&out.stdout))
+}
+
+/// `virStoragePoolSourceListFormat` for logical pools: the `<sources>` document.
+pub fn format_sources(sources: &[PoolSource]) -> String {
+    let mut w = rvirt_xml::conf::Buf::new();
+    w.open("<sources>");
+    for s in sources {
+        rvirt_xml::storage::pool::format_source(&mut w, PoolType::Logical, s);
+    }
+    w.close("sources");
+    w.finish()
 }
 
 /// `virStorageBackendLogicalFindPoolSources`: the `<sources>` document listing every volume
-/// group with its devices.
+/// group with its devices. (The driver interface has no `virConnectFindStoragePoolSources` yet;
+/// this is what it will call.)
 pub fn find_pool_sources(flags: u32) -> Result<String> {
     if flags != 0 {
         return Err(unsupported_flags(
@@ -125,13 +142,7 @@ pub fn find_pool_sources(flags: u32) -> Result<String> {
             "virStorageBackendLogicalFindPoolSources",
         ));
     }
-    let mut w = rvirt_xml::conf::Buf::new();
-    w.open("<sources>");
-    for s in pool_sources()? {
-        rvirt_xml::storage::pool::format_source(&mut w, PoolType::Logical, &s);
-    }
-    w.close("sources");
-    Ok(w.finish())
+    Ok(format_sources(&pool_sources()?))
 }
 
 /// `virStorageBackendLogicalMatchPoolSource`: the pool's volume group exists and, if the pool
@@ -871,6 +882,55 @@ mod tests {
             "{x}"
         );
         assert!(!x.contains("<format"), "{x}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pool_sources_format_like_libvirt() {
+        let out = "  /dev/loop0 vga\n  /dev/loop3          \n  /dev/loop1 vgb\n  /dev/loop2 vga\n";
+        // What Debian's libvirtd printed for `virsh find-storage-pool-sources logical` with the
+        // first line alone.
+        assert_eq!(
+            format_sources(&sources_from_pvs(&out[..19])),
+            "<sources>\n  <source>\n    <device path='/dev/loop0'/>\n    <name>vga</name>\n    \
+             <format type='lvm2'/>\n  </source>\n</sources>\n"
+        );
+        let s = sources_from_pvs(out);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name.as_deref(), Some("vga"));
+        let devs: Vec<&str> = s[0].devices.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(devs, ["/dev/loop0", "/dev/loop2"]);
+        assert_eq!(s[1].devices[0].path, "/dev/loop1");
+    }
+
+    /// Cloning into a logical volume copies the bytes onto the device and sets its mode (a
+    /// regular file stands in for the device).
+    #[test]
+    fn clone_copies_bytes_and_sets_the_mode() {
+        let dir = std::env::temp_dir().join(format!("rvirt-logical-clone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 249) as u8).collect();
+        std::fs::write(dir.join("in"), &data).unwrap();
+        std::fs::write(dir.join("out"), vec![0xeeu8; 400_000]).unwrap();
+        let mut input = new_volume("in").def;
+        input.type_ = vol_type::FILE;
+        input.target.format = fmt::RAW;
+        input.target.path = Some(dir.join("in").display().to_string());
+        input.capacity = data.len() as u64;
+        let mut out = new_volume("out").def;
+        out.target.path = Some(dir.join("out").display().to_string());
+        out.capacity = 400_000;
+        out.target.perms.mode = Some(0o640);
+        build_vol_from(&out, &input, 0).unwrap();
+        let got = std::fs::read(dir.join("out")).unwrap();
+        assert_eq!(&got[..data.len()], &data[..]);
+        assert!(
+            got[data.len()..].iter().all(|b| *b == 0xee),
+            "the rest is untouched"
+        );
+        let mode = std::fs::metadata(dir.join("out")).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o640);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
