@@ -68,6 +68,17 @@ try:
 except libvirt.libvirtError as e:
     check(e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN, f"missing domain error code {e.get_error_code()}")
 
+# libvirtd's quirk for a driver without virDomainGetSecurityLabelList (the test driver): the
+# reply carries ret = -1 and no error, which the client reports as an unknown error.
+test_dom = conn.lookupByName("test")
+check(test_dom.securityLabel() == ["libvirt-test", True], f"label {test_dom.securityLabel()}")
+try:
+    test_dom.securityLabelList()
+    check(False, "securityLabelList must fail on the test driver")
+except libvirt.libvirtError as e:
+    check((e.get_error_code(), e.get_error_domain()) == (libvirt.VIR_ERR_INTERNAL_ERROR, 0),
+          f"securityLabelList error {e.get_error_code()} {e.get_error_domain()}")
+
 dom = conn.defineXML(XML)
 check(dom.name() == "py1" and not dom.isActive() and dom.isPersistent(), "defined inactive persistent")
 check("<name>py1</name>" in dom.XMLDesc(0), "XMLDesc has the name")

@@ -294,7 +294,8 @@ fn state_from_name(s: &str) -> u8 {
 }
 
 /// QEMU-specific defaults applied on define (libvirt's qemuDomainDefPostParse, the parts rvirt
-/// models): machine `pc`, the emulator found on PATH, a virtio memory balloon.
+/// models): machine `pc`, the emulator found on PATH, serial target types and models, a virtio
+/// memory balloon.
 fn qemu_post_parse(def: &mut DomainDef) -> Result<()> {
     match def.virt_type {
         VirtType::Qemu | VirtType::Kvm => {}
@@ -320,6 +321,21 @@ fn qemu_post_parse(def: &mut DomainDef) -> Result<()> {
         let found = caps::find_in_path("qemu-system-x86_64")
             .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
         def.devices.emulator = Some(found.display().to_string());
+    }
+    // Serial ports get their device type and model named (qemuDomainChrDefPostParse, x86).
+    for s in &mut def.devices.serials {
+        use xdom::devices::ChrTargetType as T;
+        if s.target_type == T::None {
+            s.target_type = T::IsaSerial;
+        }
+        if s.target_model.is_none() {
+            s.target_model = match s.target_type {
+                T::IsaSerial => Some("isa-serial".into()),
+                T::PciSerial => Some("pci-serial".into()),
+                T::UsbSerial => Some("usb-serial".into()),
+                _ => None,
+            };
+        }
     }
     if def.devices.memballoon.is_none() {
         def.devices.memballoon = Some(xdom::devices::Memballoon {

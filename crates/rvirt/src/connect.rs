@@ -131,9 +131,13 @@ impl Connect {
     pub async fn node_info(&self) -> Result<NodeInfo> {
         self.inner.driver.node_get_info().await
     }
-    /// `virNodeGetFreeMemory` (bytes).
+    /// `virNodeGetFreeMemory` (bytes). 0 is the API's failure value: a driver answering 0
+    /// without an error fails with libvirt's generic "cause is unknown" error, as libvirt does.
     pub async fn node_free_memory(&self) -> Result<u64> {
-        self.inner.driver.node_get_free_memory().await
+        match self.inner.driver.node_get_free_memory().await? {
+            0 => Err(Error::unknown()),
+            n => Ok(n),
+        }
     }
     /// `virNodeGetSecurityModel`.
     pub async fn node_security_model(&self) -> Result<SecurityModel> {

@@ -52,6 +52,16 @@ impl Error {
         }
     }
 
+    /// What a libvirt API reports when its driver failed without setting an error
+    /// (`virErrorGenericFailure`): `VIR_ERR_INTERNAL_ERROR` from no domain, no prefix.
+    pub fn unknown() -> Self {
+        Self::raw(
+            code::INTERNAL_ERROR,
+            domain::NONE,
+            "An error occurred, but the cause is unknown",
+        )
+    }
+
     /// `VIR_ERR_NO_SUPPORT` for an API the connection's driver does not implement.
     pub fn no_support(api: &str) -> Self {
         Self::new(code::NO_SUPPORT, domain::NONE, api)

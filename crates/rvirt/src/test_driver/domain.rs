@@ -752,15 +752,6 @@ pub(super) fn domain_get_security_label(
     })
 }
 
-/// The same label as a list. libvirt's test driver has no list entry point (in-process callers
-/// get "not supported", libvirtd answers an empty list); rvirt answers the one label.
-pub(super) fn domain_get_security_label_list(
-    drv: &TestDriver,
-    dom: &DomainRef,
-) -> Result<Vec<SecurityLabel>> {
-    Ok(vec![domain_get_security_label(drv, dom)?])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -901,11 +892,11 @@ mod tests {
         assert!(xml.starts_with("<domain type='test' id='1'>\n"), "{xml}");
         assert!(xml.contains("<target dev='testnet0'/>"), "{xml}");
         assert_eq!(
-            domain_get_security_label_list(&drv, &t).unwrap(),
-            vec![SecurityLabel {
+            domain_get_security_label(&drv, &t).unwrap(),
+            SecurityLabel {
                 label: "libvirt-test".into(),
                 enforcing: true
-            }]
+            }
         );
     }
 
@@ -1029,8 +1020,8 @@ mod tests {
         assert!(!domain_is_updated(&drv, &d).unwrap());
         assert!(!domain_has_managed_save_image(&drv, &d, 0).unwrap());
         assert_eq!(
-            domain_get_security_label_list(&drv, &d).unwrap(),
-            vec![SecurityLabel::default()]
+            domain_get_security_label(&drv, &d).unwrap(),
+            SecurityLabel::default()
         );
         assert_eq!(
             err(domain_get_xml_desc(&drv, &d, 1 << 10)),

@@ -86,15 +86,6 @@ fn no_vol(what: &str, v: &str) -> Error {
     )
 }
 
-/// libvirt fails without reporting why when a volume's key or path is already taken.
-fn unknown_error() -> Error {
-    Error::raw(
-        code::INTERNAL_ERROR,
-        errdom::NONE,
-        "An error occurred, but the cause is unknown",
-    )
-}
-
 fn single_host_match(a: &PoolDef, b: &PoolDef) -> bool {
     let (pa, pb) = (&a.source.hosts, &b.source.hosts);
     if pa.len() != 1 && pb.len() != 1 {
@@ -335,7 +326,8 @@ fn add_vol(p: &mut PoolObj, vol: VolDef) -> Result<()> {
         .iter()
         .any(|v| v.name == vol.name || v.key == vol.key || v.target.path == vol.target.path)
     {
-        return Err(unknown_error());
+        // libvirt fails without reporting why when a volume's key or path is already taken.
+        return Err(Error::unknown());
     }
     p.def.allocation = p.def.allocation.wrapping_add(vol.allocation);
     p.def.available = p.def.capacity.wrapping_sub(p.def.allocation);
