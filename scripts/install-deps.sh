@@ -9,6 +9,8 @@ command -v libvirtd >/dev/null || need+=(libvirt-daemon)
 /usr/bin/python3 -c 'import libvirt' 2>/dev/null || need+=(python3-libvirt)
 # rvirt-storage's tests make their images with the real qemu-img.
 command -v qemu-img >/dev/null || need+=(qemu-utils)
+# The logical (LVM) pool tests run LVM's tools on loop devices.
+[ -x /sbin/lvcreate ] || [ -x /usr/sbin/lvcreate ] || need+=(lvm2)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q

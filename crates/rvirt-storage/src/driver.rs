@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 
 use crate::pool::state::{self, Dirs, DriverLock};
 use crate::pool::transfer;
-use crate::pool::volume::{self, Volume, RESIZE_ALLOCATE, RESIZE_DELTA, RESIZE_SHRINK};
+use crate::pool::volume::{Volume, RESIZE_ALLOCATE, RESIZE_DELTA, RESIZE_SHRINK};
 use crate::pool::{self, Backend};
 use rvirt::driver::vol_stream;
 use rvirt::stream::{self, StreamSink, StreamSource};
@@ -971,15 +971,22 @@ impl StorageDriver {
             "storageVolCreateXML",
         )?;
         let build_flags = flags & VOL_CREATE_PREALLOC_METADATA;
-        let (pool_def, def, r) = {
+        let (pool_def, def, r, backend) = {
             let mut pools = self.lock();
             let i = from_ref(&pools, pool)?;
             let p = &mut pools[i];
             if !p.active {
                 return Err(not_active(&p.def.name));
             }
-            p.backend()?;
+            let backend = p.backend()?;
             let def = VolDef::parse_with_flags(p.def.type_, xml, parse_flags::OPT_CAPACITY)?;
+            if def.capacity == 0 && !backend.builds_volumes() {
+                return Err(Error::new(
+                    code::NO_SUPPORT,
+                    errdom::STORAGE,
+                    "volume capacity required for this storage pool",
+                ));
+            }
             if p.vol_index(&def.name).is_some() {
                 return Err(Error::new(
                     code::STORAGE_VOL_EXIST,
@@ -991,9 +998,10 @@ impl StorageDriver {
                 def,
                 backing_local: true,
                 payload_offset: None,
+                sparse: false,
             };
             vol.def.key = None;
-            pool::volume::create_local(&p.def, &mut vol)?;
+            backend.vol_create(&p.def, &mut vol)?;
             let def = vol.def.clone();
             let obj = VolObj {
                 vol,
@@ -1003,9 +1011,9 @@ impl StorageDriver {
             let r = p.vol_ref(&obj);
             p.vols.push(obj);
             p.asyncjobs += 1;
-            (p.def.clone(), def, r)
+            (p.def.clone(), def, r, backend)
         };
-        let built = volume::build(&pool_def, &def, None, build_flags);
+        let built = backend.vol_build(&pool_def, &def, None, build_flags);
         self.finish_create(pool, &r, built, None)
     }
 
@@ -1031,6 +1039,7 @@ impl StorageDriver {
         }
         let i = by_uuid(&pools, &pool.uuid, Some(&pool.name))?;
         let p = &mut pools[i];
+        let backend = p.backend()?;
         p.asyncjobs -= 1;
         let j = p
             .vol_index(&r.name)
@@ -1040,8 +1049,8 @@ impl StorageDriver {
             p.vols.remove(j);
             return Err(e.into());
         }
-        if let Err(e) = volume::refresh(&mut p.vols[j].vol) {
-            let _ = volume::delete(&p.vols[j].vol, 0);
+        if let Err(e) = backend.vol_refresh(&mut p.vols[j].vol) {
+            let _ = backend.vol_delete(&p.vols[j].vol, 0);
             p.vols.remove(j);
             return Err(e.into());
         }
@@ -1064,7 +1073,7 @@ impl StorageDriver {
             "storageVolCreateXMLFrom",
         )?;
         let build_flags = flags & (VOL_CREATE_PREALLOC_METADATA | VOL_CREATE_REFLINK);
-        let (pool_def, def, input, r) = {
+        let (pool_def, def, input, r, backend) = {
             let mut pools = self.lock();
             let i = pools
                 .iter()
@@ -1083,7 +1092,7 @@ impl StorageDriver {
                     return Err(not_active(&pools[si].def.name));
                 }
             }
-            pools[i].backend()?;
+            let backend = pools[i].backend()?;
             let si = si.unwrap_or(i);
             let sj = pools[si]
                 .vol_index(&src.name)
@@ -1109,15 +1118,18 @@ impl StorageDriver {
                     format!("volume '{}' is still being allocated.", src.name),
                 ));
             }
-            volume::refresh(&mut pools[si].vols[sj].vol)?;
+            pools[si]
+                .backend()?
+                .vol_refresh(&mut pools[si].vols[sj].vol)?;
             let input = pools[si].vols[sj].vol.def.clone();
             let mut vol = Volume {
                 def,
                 backing_local: true,
                 payload_offset: None,
+                sparse: false,
             };
             vol.def.key = None;
-            volume::create_local(&pools[i].def, &mut vol)?;
+            backend.vol_create(&pools[i].def, &mut vol)?;
             let def = vol.def.clone();
             let obj = VolObj {
                 vol,
@@ -1131,9 +1143,9 @@ impl StorageDriver {
             if si != i {
                 pools[si].asyncjobs += 1;
             }
-            (pools[i].def.clone(), def, input, r)
+            (pools[i].def.clone(), def, input, r, backend)
         };
-        let built = volume::build(&pool_def, &def, Some(&input), build_flags);
+        let built = backend.vol_build(&pool_def, &def, Some(&input), build_flags);
         self.finish_create(pool, &r, built, Some((&src.pool, &src.name)))
     }
 
@@ -1154,7 +1166,7 @@ impl StorageDriver {
                 format!("volume '{}' is still being allocated.", v.name),
             ));
         }
-        volume::delete(&o.vol, flags)?;
+        p.backend()?.vol_delete(&o.vol, flags)?;
         let alloc = o.vol.def.allocation;
         p.def.allocation = p.def.allocation.wrapping_sub(alloc);
         p.def.available = p.def.available.wrapping_add(alloc);
@@ -1194,10 +1206,11 @@ impl StorageDriver {
                 format!("wiping algorithm {algorithm} not supported"),
             ));
         }
-        let vol = {
+        let (vol, backend) = {
             let mut pools = self.lock();
             let (i, j) = vol_of(&pools, v)?;
             let p = &mut pools[i];
+            let backend = p.backend()?;
             let o = &mut p.vols[j];
             if o.in_use > 0 {
                 return Err(Error::operation_invalid(
@@ -1214,9 +1227,9 @@ impl StorageDriver {
             o.in_use += 1;
             let vol = o.vol.clone();
             p.asyncjobs += 1;
-            vol
+            (vol, backend)
         };
-        let wiped = volume::wipe(&vol, algorithm, 0);
+        let wiped = backend.vol_wipe(&vol, algorithm, 0);
         let mut pools = self.lock();
         let (i, j) = vol_of(&pools, v)?;
         let p = &mut pools[i];
@@ -1224,7 +1237,7 @@ impl StorageDriver {
         p.vols[j].in_use -= 1;
         wiped?;
         // Much may have changed: describe the volume again, as a pool refresh would.
-        volume::probe(&mut p.vols[j].vol)?;
+        backend.vol_rescan(&mut p.vols[j].vol)?;
         Ok(())
     }
 
@@ -1286,7 +1299,7 @@ impl StorageDriver {
                 "Not enough space left in storage pool",
             ));
         }
-        volume::resize(&o.vol, abs, flags)?;
+        p.backend()?.vol_resize(&o.vol, abs, flags)?;
         let o = &mut p.vols[j];
         o.vol.def.capacity = abs;
         if flags & RESIZE_ALLOCATE != 0 {
@@ -1301,8 +1314,9 @@ impl StorageDriver {
         check_flags(flags, VOL_GET_PHYSICAL, "storageVolGetInfoFlags")?;
         let mut pools = self.lock();
         let (i, j) = vol_of(&pools, v)?;
+        let backend = pools[i].backend()?;
         let vol = &mut pools[i].vols[j].vol;
-        volume::refresh(vol)?;
+        backend.vol_refresh(vol)?;
         Ok(VolInfo {
             type_: vol.def.type_ as i8,
             capacity: vol.def.capacity,
@@ -1319,8 +1333,9 @@ impl StorageDriver {
         let mut pools = self.lock();
         let (i, j) = vol_of(&pools, v)?;
         let t = pools[i].def.type_;
+        let backend = pools[i].backend()?;
         let vol = &mut pools[i].vols[j].vol;
-        volume::refresh(vol)?;
+        backend.vol_refresh(vol)?;
         Ok(vol.def.format(t))
     }
 }
@@ -1575,7 +1590,9 @@ impl Driver for StorageDriver {
                 // upload does.
                 let mut pools = me.lock();
                 if let Ok((i, j)) = vol_of(&pools, &v) {
-                    let _ = volume::probe(&mut pools[i].vols[j].vol);
+                    if let Ok(b) = pools[i].backend() {
+                        let _ = b.vol_rescan(&mut pools[i].vols[j].vol);
+                    }
                 }
             }
         });

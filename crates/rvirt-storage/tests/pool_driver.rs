@@ -339,14 +339,15 @@ async fn definitions_conflicts_and_transient_pools() {
     );
     let e = d
         .pool_define_xml(
-            "<pool type='logical'><name>vg</name><source><device path='/dev/x'/></source></pool>",
+            "<pool type='disk'><name>dk</name><source><device path='/dev/x'/></source>\
+             <target><path>/dev</path></target></pool>",
             0,
         )
         .await
         .unwrap_err();
     assert_eq!(
         e.message,
-        "internal error: missing backend for pool type 3 (logical)"
+        "internal error: missing backend for pool type 4 (disk)"
     );
     let e = d.pool_set_autostart(&p, true).await;
     assert!(e.is_ok());

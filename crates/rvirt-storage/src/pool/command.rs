@@ -15,6 +15,8 @@ pub struct Cmd {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
+    /// Variables added to the environment it inherits.
+    pub env: Vec<(String, String)>,
 }
 
 /// What a finished program printed.
@@ -44,6 +46,7 @@ impl Cmd {
         Ok(Cmd {
             program: find_in_path(name).ok_or_else(missing)?,
             args: Vec::new(),
+            env: Vec::new(),
         })
     }
 
@@ -57,6 +60,12 @@ impl Cmd {
     /// Adds arguments.
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Cmd {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a variable to the program's environment.
+    pub fn env(mut self, key: &str, value: &str) -> Cmd {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -74,6 +83,7 @@ impl Cmd {
     pub fn run_status(&self) -> Result<(Output, String)> {
         let out = Command::new(&self.program)
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .map_err(|e| {

@@ -181,7 +181,7 @@ pub fn is_active(def: &PoolDef) -> Result<bool> {
 
 /// What `blkid` finds on a device (`virStorageBackendBLKIDFindEmpty` with `writelabel`): `Ok`
 /// when there is nothing, libvirt's refusal when there is a file system or partition table.
-fn device_is_empty(device: &str, format: &str) -> Result<()> {
+pub(super) fn device_is_empty(device: &str, format: &str) -> Result<()> {
     let Ok(blkid) = Cmd::new("blkid") else {
         return Err(Error::refused(
             code::OPERATION_INVALID,

@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::os::unix::io::AsRawFd;
 
 use rvirt::error::{code, domain};
@@ -137,8 +137,35 @@ pub fn download(
     }
 }
 
-/// Punches `[pos, pos+len)` out of `file` so it reads back as zeroes without using space.
-fn punch(file: &File, pos: u64, len: u64) -> std::io::Result<()> {
+/// The length of what `file` holds: a regular file's size, a block device's capacity (its
+/// `st_size` is 0).
+fn content_len(file: &File) -> std::io::Result<u64> {
+    let meta = file.metadata()?;
+    if meta.file_type().is_block_device() {
+        // SAFETY: lseek on a file descriptor we own; no memory is passed.
+        let end = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };
+        if end < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        return Ok(end as u64);
+    }
+    Ok(meta.len())
+}
+
+/// Writes `len` zero bytes at `pos`.
+fn write_zeroes(file: &File, pos: u64, len: u64) -> std::io::Result<()> {
+    let zeroes = vec![0u8; CHUNK_MAX.min(len as usize)];
+    let mut done = 0;
+    while done < len {
+        let n = ((len - done) as usize).min(CHUNK_MAX);
+        file.write_all_at(&zeroes[..n], pos + done)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// `fallocate(PUNCH_HOLE | KEEP_SIZE)`.
+fn fallocate_punch(file: &File, pos: u64, len: u64) -> std::io::Result<()> {
     // SAFETY: fallocate on a file descriptor we own; no memory is passed.
     let r = unsafe {
         libc::fallocate(
@@ -149,20 +176,39 @@ fn punch(file: &File, pos: u64, len: u64) -> std::io::Result<()> {
         )
     };
     if r == 0 {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    let e = std::io::Error::last_os_error();
+}
+
+/// Punches `[pos, pos+len)` out of `file` so it reads back as zeroes without using space. A
+/// block device (a logical volume) only discards whole 4 KiB-aligned blocks: the unaligned
+/// edges are written as zeroes.
+fn punch(file: &File, pos: u64, len: u64) -> std::io::Result<()> {
+    let e = match fallocate_punch(file, pos, len) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
     match e.raw_os_error() {
         // No hole punching here: write the zeroes instead.
-        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => {
-            let zeroes = vec![0u8; CHUNK_MAX];
-            let mut done = 0;
-            while done < len {
-                let n = ((len - done) as usize).min(CHUNK_MAX);
-                file.write_all_at(&zeroes[..n], pos + done)?;
-                done += n as u64;
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => write_zeroes(file, pos, len),
+        Some(libc::EINVAL) if file.metadata()?.file_type().is_block_device() => {
+            const BLOCK: u64 = 4096;
+            let end = pos + len;
+            let (a, b) = (pos.div_ceil(BLOCK) * BLOCK, end / BLOCK * BLOCK);
+            if a >= b {
+                return write_zeroes(file, pos, len);
             }
-            Ok(())
+            write_zeroes(file, pos, a - pos)?;
+            match fallocate_punch(file, a, b - a) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP)) => {
+                    write_zeroes(file, a, b - a)?
+                }
+                Err(e) => return Err(e),
+            }
+            write_zeroes(file, b, end - b)
         }
         _ => Err(e),
     }
@@ -216,10 +262,8 @@ pub fn upload(
                         ));
                     }
                     let len = len.min(limit - pos);
-                    let size = file
-                        .metadata()
-                        .map_err(|e| sys(format!("Unable to access stream for '{path}'"), &e))?
-                        .len();
+                    let size = content_len(&file)
+                        .map_err(|e| sys(format!("Unable to access stream for '{path}'"), &e))?;
                     if pos < size {
                         punch(&file, pos, len.min(size - pos))
                             .map_err(|e| sys(format!("Unable to punch a hole in '{path}'"), &e))?;
@@ -228,12 +272,11 @@ pub fn upload(
                 }
             }
         }
-        // A trailing hole still counts towards the file's length.
-        let size = file
+        // A trailing hole still counts towards a regular file's length (a device's is fixed).
+        let meta = file
             .metadata()
-            .map_err(|e| sys(format!("Unable to access stream for '{path}'"), &e))?
-            .len();
-        if pos > size {
+            .map_err(|e| sys(format!("Unable to access stream for '{path}'"), &e))?;
+        if meta.is_file() && pos > meta.len() {
             file.set_len(pos)
                 .map_err(|e| sys(format!("Unable to resize '{path}'"), &e))?;
         }

@@ -66,6 +66,9 @@ pub struct Volume {
     pub backing_local: bool,
     /// LUKS payload offset in 512-byte sectors (what capacity excludes).
     pub payload_offset: Option<u64>,
+    /// A sparse logical volume (made with `--virtualsize`, `s` in its LVM attributes), which
+    /// cannot be wiped.
+    pub sparse: bool,
 }
 
 impl Volume {
@@ -437,6 +440,7 @@ pub fn scan(pool_type: PoolType, dir: &str, name: &str) -> Result<Option<Volume>
         )?,
         backing_local: false,
         payload_offset: None,
+        sparse: false,
     };
     vol.def.name = name.to_string();
     vol.def.key = Some(path.clone());
@@ -488,7 +492,7 @@ fn check_chain(path: &str, format: u32) -> Result<()> {
 /// Copies `input` into `out` (libvirt's `virStorageBackendCopyToFD`): `remain` bytes at most,
 /// skipping all-zero blocks (leaving holes) when `sparse`, or cloning with `FICLONE` when
 /// `reflink`. Returns the bytes not copied.
-fn copy_to(
+pub(super) fn copy_to(
     out: &mut File,
     out_path: &str,
     input_path: &str,

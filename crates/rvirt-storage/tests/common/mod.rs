@@ -164,3 +164,114 @@ impl Drop for RefDaemon {
         let _ = Command::new(script).arg("stop").arg(&self.0 .0).status();
     }
 }
+
+/// Why the LVM tests cannot run here, if they cannot: they need root, LVM's tools (Debian
+/// package lvm2, which scripts/install-deps.sh installs) and a free loop device.
+pub fn lvm_skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    for tool in ["pvcreate", "vgcreate", "lvs", "losetup"] {
+        let found = ["/sbin", "/usr/sbin", "/bin", "/usr/bin"]
+            .iter()
+            .any(|d| Path::new(d).join(tool).exists());
+        if !found {
+            return Some(format!("'{tool}' is not installed (Debian package lvm2)"));
+        }
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        return Some("no loop device support (/dev/loop-control)".into());
+    }
+    None
+}
+
+/// Whether the kernel has device-mapper, without which LVM cannot activate (or even create)
+/// logical volumes: the volume half of the LVM tests needs it.
+pub fn device_mapper_available() -> bool {
+    // Not /dev/mapper/control: libdevmapper makes that node itself, even without the driver.
+    std::fs::read_to_string("/proc/misc").is_ok_and(|m| m.contains("device-mapper"))
+}
+
+/// Runs an LVM tool for the tests' own setup and cleanup (never on anything the test did not
+/// make), without LVM's warnings about inherited descriptors.
+pub fn lvm(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// A loop device on a sparse file, for one LVM test, and the volume group names the test may
+/// create on it. Dropping it — also when the test panics — removes those volume groups (with
+/// their logical volumes), wipes the device's physical-volume label, detaches the device and
+/// removes the file. Nothing else on the host is touched.
+pub struct LoopDevice {
+    /// `/dev/loopN`.
+    pub path: String,
+    dir: TempDir,
+    /// Volume group names (unique per test run) to remove on drop.
+    pub vgs: Vec<String>,
+}
+
+impl LoopDevice {
+    /// A `size_mib` MiB loop device; `None` (with the reason printed) when the LVM tests
+    /// cannot run here.
+    pub fn new(tag: &str, size_mib: u64) -> Option<LoopDevice> {
+        if let Some(why) = lvm_skip_reason() {
+            eprintln!("skipping the LVM test {tag}: {why}");
+            return None;
+        }
+        let dir = TempDir::new(&format!("loop-{tag}"));
+        let file = dir.path("pv.img");
+        std::fs::File::create(&file)
+            .and_then(|f| f.set_len(size_mib << 20))
+            .unwrap();
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            eprintln!(
+                "skipping the LVM test {tag}: no free loop device: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        let path = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Some(LoopDevice {
+            path,
+            dir,
+            vgs: Vec::new(),
+        })
+    }
+
+    /// A volume group name no other test (or run) uses, removed again on drop.
+    pub fn vg_name(&mut self, tag: &str) -> String {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "rvirt{tag}{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        self.vgs.push(name.clone());
+        name
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        for vg in &self.vgs {
+            let shown = lvm(&["vgs", "--noheadings", "-o", "vg_name", vg]);
+            if shown.status.success() {
+                let _ = lvm(&["vgchange", "-aln", vg]);
+                let _ = lvm(&["vgremove", "-f", vg]);
+            }
+        }
+        let _ = lvm(&["pvremove", "-ff", "-y", &self.path]);
+        let _ = Command::new("losetup").args(["-d", &self.path]).status();
+        let _ = &self.dir;
+    }
+}
