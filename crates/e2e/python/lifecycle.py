@@ -79,6 +79,23 @@ except libvirt.libvirtError as e:
     check((e.get_error_code(), e.get_error_domain()) == (libvirt.VIR_ERR_INTERNAL_ERROR, 0),
           f"securityLabelList error {e.get_error_code()} {e.get_error_domain()}")
 
+# Read-only refusals and unimplemented functions carry the error domain of the API's file.
+ro = libvirt.openReadOnly(URI)
+for what, call, want in [
+    ("suspend", lambda: ro.lookupByName("test").suspend(), (E.VIR_ERR_OPERATION_DENIED, E.VIR_FROM_DOMAIN)),
+    ("net destroy", lambda: ro.networkLookupByName("default").destroy(), (E.VIR_ERR_OPERATION_DENIED, E.VIR_FROM_NETWORK)),
+    ("pool refresh", lambda: ro.storagePoolLookupByName("default-pool").refresh(), (E.VIR_ERR_OPERATION_DENIED, E.VIR_FROM_STORAGE)),
+    ("blockCommit", lambda: test_dom.blockCommit("vda", None, None), (E.VIR_ERR_NO_SUPPORT, E.VIR_FROM_DOMAIN)),
+    ("domcaps", lambda: conn.getDomainCapabilities(), (E.VIR_ERR_NO_SUPPORT, E.VIR_FROM_DOMAIN)),
+]:
+    try:
+        call()
+        check(False, f"{what} must fail")
+    except libvirt.libvirtError as e:
+        check((e.get_error_code(), e.get_error_domain()) == want,
+              f"{what}: error {e.get_error_code()} {e.get_error_domain()} {e}")
+ro.close()
+
 dom = conn.defineXML(XML)
 check(dom.name() == "py1" and not dom.isActive() and dom.isPersistent(), "defined inactive persistent")
 check("<name>py1</name>" in dom.XMLDesc(0), "XMLDesc has the name")

@@ -46,6 +46,16 @@ pub fn remote_procedure(number: i32) -> Option<&'static ProcInfo> {
     REMOTE_PROCEDURES.get(number as usize - 1)
 }
 
+/// The error domain of the public API function `api` (e.g. `virDomainCreate` → `VIR_FROM_DOMAIN`),
+/// which its "not supported" and read-only errors carry; `None` for a function no procedure
+/// serves.
+pub fn api_error_domain(api: &str) -> Option<i32> {
+    REMOTE_PROCEDURES
+        .iter()
+        .find(|p| p.api == api)
+        .map(|p| p.error_domain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +66,12 @@ mod tests {
         for (i, p) in REMOTE_PROCEDURES.iter().enumerate() {
             assert_eq!(p.number as usize, i + 1);
         }
+        use crate::error::domain;
+        assert_eq!(api_error_domain("virDomainCreate"), Some(domain::DOMAIN));
+        assert_eq!(api_error_domain("virConnectGetType"), Some(domain::DOMAIN));
+        assert_eq!(api_error_domain("virConnectClose"), Some(domain::NONE));
+        assert_eq!(api_error_domain("virNetworkCreate"), Some(domain::NETWORK));
+        assert_eq!(api_error_domain("virNoSuchFunction"), None);
         let open = remote_procedure(1).unwrap();
         assert_eq!(open.name, "CONNECT_OPEN");
         assert!(open.readonly);

@@ -79,7 +79,7 @@ fn arch_rank(arch: &str) -> usize {
 }
 
 /// Whether KVM guests can be offered for this binary on this host.
-fn kvm_offered(caps: &QemuCaps) -> bool {
+pub(crate) fn kvm_offered(caps: &QemuCaps) -> bool {
     let host = crate::host::host_arch();
     let compatible = caps.arch == host || (host == "x86_64" && caps.arch == "i686");
     compatible

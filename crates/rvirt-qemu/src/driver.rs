@@ -374,6 +374,88 @@ fn cpu_time_ns(pid: i32) -> u64 {
 }
 
 impl QemuDriver {
+    /// `virQEMUCapsCacheLookupDefault` + `virQEMUDriverGetDomainCapabilities`: the binary
+    /// (given, or the default one for the architecture), the domain type (given, or KVM when
+    /// the binary offers it) and the machine (given, or the default), with libvirt's errors.
+    async fn domain_caps_lookup(
+        &self,
+        emulatorbin: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+    ) -> Result<rvirt_xml::domcaps::DomainCaps> {
+        use rvirt_xml::domcaps::{EnumValue, VirtType as DcVirt};
+        let invalid = |m: String| Error::new(code::INVALID_ARG, errdom::QEMU, m);
+        if let Some(v) = virttype {
+            if DcVirt::from_name(v).is_none() {
+                return Err(invalid(format!("unknown virttype: {v}")));
+            }
+        }
+        let host = crate::host::host_arch();
+        let want_arch = arch.unwrap_or(host);
+        if rvirt_xml::domcaps::Arch::from_name(want_arch).is_none() {
+            return Err(invalid(format!("unknown architecture: {want_arch}")));
+        }
+        let binary = match emulatorbin {
+            Some(b) => PathBuf::from(b),
+            None => {
+                let candidates: &[&str] = match want_arch {
+                    "i686" => &["qemu-system-i386", "qemu-system-x86_64"],
+                    "x86_64" => &["qemu-system-x86_64"],
+                    "aarch64" => &["qemu-system-aarch64"],
+                    "ppc64" | "ppc64le" => &["qemu-system-ppc64"],
+                    "s390x" => &["qemu-system-s390x"],
+                    "riscv64" => &["qemu-system-riscv64"],
+                    _ => &[],
+                };
+                candidates
+                    .iter()
+                    .find_map(|n| caps::find_in_path(n))
+                    .ok_or_else(|| {
+                        Error::new(
+                            code::CONFIG_UNSUPPORTED,
+                            errdom::QEMU,
+                            format!(
+                                "unable to find any emulator to serve '{}' architecture",
+                                arch.unwrap_or("(null)")
+                            ),
+                        )
+                    })?
+            }
+        };
+        let qc = self.inner.caps.get(&binary).await.map_err(Error::from)?;
+        let x86 = |a: &str| matches!(a, "i686" | "x86_64");
+        if qc.arch != want_arch && !(x86(&qc.arch) && x86(want_arch)) {
+            return Err(invalid(format!(
+                "architecture from emulator '{}' doesn't match given architecture '{want_arch}'",
+                qc.arch
+            )));
+        }
+        let kvm = crate::capabilities_xml::kvm_offered(&qc);
+        let vt = match virttype {
+            None if kvm => "kvm",
+            None => "qemu",
+            Some("kvm") if !kvm => {
+                return Err(invalid(format!(
+                    "the accel 'kvm' is not supported by '{}' on this host",
+                    binary.display()
+                )))
+            }
+            Some(v) => v,
+        };
+        if let Some(m) = machine {
+            if qc.machine(m).is_none() {
+                return Err(invalid(format!(
+                    "the machine '{m}' is not supported by emulator '{}'",
+                    binary.display()
+                )));
+            }
+        }
+        Ok(crate::capabilities_xml::domain_caps(&qc, vt, machine)?)
+    }
+}
+
+impl QemuDriver {
     /// Opens the driver on `paths`: loads the persistent definitions, re-attaches to every QEMU
     /// still running from a previous driver (marking the dead ones shut off, reason crashed),
     /// then starts the autostart domains that are not running.
@@ -1260,6 +1342,21 @@ impl rvirt::Driver for QemuDriver {
             .await
             .map_err(|e| Error::new(code::INTERNAL_ERROR, errdom::QEMU, e.to_string()))?;
         Ok(crate::capabilities_xml::capabilities(&host, &guests))
+    }
+
+    async fn connect_get_domain_capabilities(
+        &self,
+        emulatorbin: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        check_flags(flags, 0, "qemuConnectGetDomainCapabilities")?;
+        let caps = self
+            .domain_caps_lookup(emulatorbin, arch, machine, virttype)
+            .await?;
+        Ok(caps.format())
     }
 
     async fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {

@@ -34,17 +34,26 @@ impl std::fmt::Debug for Connect {
     }
 }
 
+/// The read-only refusal of `api`, in the error domain of the file defining it (the procedure
+/// table's), else `fallback`.
+fn read_only_error(fallback: i32, api: &str) -> Error {
+    Error::read_only(
+        rvirt_proto::procedure::api_error_domain(api).unwrap_or(fallback),
+        api,
+    )
+}
+
 macro_rules! check_rw {
     ($self:expr, $dom:expr, $api:literal) => {
         if $self.inner.read_only {
-            return Err(Error::read_only($dom, $api));
+            return Err(read_only_error($dom, $api));
         }
     };
     // libvirt has a flag-less entry point beside the Flags one; C clients such as virsh call the
     // flag-less one when they pass no flags, so the error names that one then.
     ($self:expr, $dom:expr, $flags:expr, $plain:literal, $api:literal) => {
         if $self.inner.read_only {
-            return Err(Error::read_only(
+            return Err(read_only_error(
                 $dom,
                 if $flags == 0 { $plain } else { $api },
             ));

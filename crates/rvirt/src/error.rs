@@ -62,9 +62,11 @@ impl Error {
         )
     }
 
-    /// `VIR_ERR_NO_SUPPORT` for an API the connection's driver does not implement.
+    /// `VIR_ERR_NO_SUPPORT` for an API the connection's driver does not implement, in the error
+    /// domain of the file that defines the API (as `virReportUnsupportedError` reports it).
     pub fn no_support(api: &str) -> Self {
-        Self::new(code::NO_SUPPORT, domain::NONE, api)
+        let dom = rvirt_proto::procedure::api_error_domain(api).unwrap_or(domain::NONE);
+        Self::new(code::NO_SUPPORT, dom, api)
     }
 
     /// `VIR_ERR_OPERATION_DENIED` for a mutating API on a read-only connection.

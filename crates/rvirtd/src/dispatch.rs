@@ -7,8 +7,8 @@
 //! call the driver and encode its answer. The mapping is the `procedures!` table below, one line
 //! per procedure. Procedures that steer the connection itself (open, close, auth, features,
 //! event registration) are written out by hand after it. A procedure of libvirt's table that
-//! rvirtd does not implement gets the same checks and then `VIR_ERR_RPC` "unknown procedure: N",
-//! which clients report as "not supported".
+//! rvirtd does not implement gets the same checks and then libvirt's `VIR_ERR_NO_SUPPORT` "this
+//! function is not supported by the connection driver: virXxx".
 
 use crate::client::{Body, Client, Outcome};
 use crate::events::{self, Class};
@@ -397,15 +397,19 @@ async fn driver_call(
 }
 
 /// A procedure of libvirt's table that rvirtd does not implement: libvirtd's connection and
-/// read-only checks, then "unknown procedure".
+/// read-only checks, then what libvirt answers for a driver without that function: "this
+/// function is not supported by the connection driver: virXxx", in the API's error domain.
+/// Event messages (DOMAIN_EVENT_LIFECYCLE, …), which no client may call, stay "unknown
+/// procedure", as in libvirtd.
 fn not_implemented(client: &Client, num: u32, name: &str) -> Result<Body, Fail> {
-    // Event messages (DOMAIN_EVENT_LIFECYCLE, …) have no server-side function at all.
     let dispatchable = !name.contains("_EVENT_") || name.contains("REGISTER");
-    if dispatchable {
-        driver(client, conn_of(name))?;
-        deny(client, num, 0)?;
+    if !dispatchable {
+        return Err(rpc(&format!("unknown procedure: {num}")).into());
     }
-    Err(rpc(&format!("unknown procedure: {num}")).into())
+    driver(client, conn_of(name))?;
+    deny(client, num, 0)?;
+    let api = remote_procedure(num as i32).map_or(name, |i| i.api);
+    Err(wire_error::from_driver(&rvirt::Error::no_support(api)).into())
 }
 
 /// Procedures that steer the connection: open, close, auth, features, close callbacks and

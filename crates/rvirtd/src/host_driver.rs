@@ -123,6 +123,7 @@ host_driver_impl! {
     hypervisor: connect_get_lib_version() -> u64;
     hypervisor: connect_get_hostname() -> String;
     hypervisor: connect_get_capabilities() -> String;
+    hypervisor: connect_get_domain_capabilities(emulatorbin: Option<&str>, arch: Option<&str>, machine: Option<&str>, virttype: Option<&str>, flags: u32) -> String;
     hypervisor: connect_get_sysinfo(flags: u32) -> String;
     hypervisor: connect_get_max_vcpus(type_: Option<&str>) -> i32;
     hypervisor: connect_is_secure() -> bool;

@@ -278,6 +278,49 @@ fn dumpxml_migratable_and_update_cpu() {
     d.virsh(&["undefine", "m2"]);
 }
 
+/// `virsh domcapabilities` through the QEMU driver: defaults (the binary for the host's
+/// architecture, KVM when offered, the default machine), explicit choices, and libvirt's errors
+/// for unknown virt types, architectures and machines.
+#[test]
+fn domcapabilities_defaults_and_errors() {
+    if qemu_or_skip("domcapabilities_defaults_and_errors").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Rvirtd::start(tmp.path());
+    let out = d.virsh(&["domcapabilities", "--virttype", "qemu", "--machine", "q35"]);
+    assert!(out.starts_with("<domainCapabilities>\n"), "{out}");
+    assert!(out.contains("  <domain>qemu</domain>\n"), "{out}");
+    assert!(out.contains("  <machine>pc-q35-"), "{out}");
+    assert!(out.contains("  <arch>x86_64</arch>\n"), "{out}");
+    let dflt = d.virsh(&["domcapabilities"]);
+    assert!(dflt.contains("<machine>pc-i440fx-"), "{dflt}");
+    for (args, want) in [
+        (
+            &["domcapabilities", "--virttype", "bogus"][..],
+            "error: invalid argument: unknown virttype: bogus",
+        ),
+        (
+            &["domcapabilities", "--arch", "bogus"][..],
+            "error: invalid argument: unknown architecture: bogus",
+        ),
+        (
+            &[
+                "domcapabilities",
+                "--virttype",
+                "qemu",
+                "--machine",
+                "nosuch",
+            ][..],
+            "error: invalid argument: the machine 'nosuch' is not supported by emulator",
+        ),
+    ] {
+        let (rc, _, err) = Rvirtd::run(d.virsh_cmd(args));
+        assert_eq!(rc, 1, "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
 /// `<interface type='bridge'>` on a system-style daemon (root): inside rvirtd's own network
 /// namespace a bridge is made; starting the guest creates a `vnet0` tap with libvirt's
 /// host-side MAC (`fe:` + the guest's), attached to the bridge and up, handed to QEMU as a
