@@ -14,40 +14,20 @@ use std::process::Command;
 
 use common::*;
 use rvirt::Driver;
-use rvirt_storage::driver::Config;
-use rvirt_storage::pool::state::Dirs;
-use rvirt_storage::StorageDriver;
 
 const UUID: &str = "0a5e1f6c-3d1b-4c8e-9a43-0c7d1e2f3a4b";
 
 fn build_images(d: &Path) {
     create(d, "raw", "base.raw", None, Some("1M"));
     create(d, "qcow2", "base.qcow2", None, Some("3M"));
-    qemu_img(
+    create_with_options(d, "qcow2", None, "compat=0.10", "v2.qcow2", "2M");
+    create_with_options(
         d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "compat=0.10",
-            "v2.qcow2",
-            "2M",
-        ],
-    );
-    qemu_img(
-        d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "lazy_refcounts=on,extended_l2=on",
-            "feat.qcow2",
-            "1M",
-        ],
+        "qcow2",
+        None,
+        "lazy_refcounts=on,extended_l2=on",
+        "feat.qcow2",
+        "1M",
     );
     create(d, "qcow2", "rel.qcow2", Some(("base.raw", "raw")), None);
     create(
@@ -85,20 +65,13 @@ fn build_images(d: &Path) {
     create(d, "vmdk", "top.vmdk", Some(("base.vmdk", "vmdk")), None);
     create(d, "vpc", "a.vpc", None, Some("10M"));
     create(d, "vdi", "a.vdi", None, Some("4M"));
-    qemu_img(
+    create_with_options(
         d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "luks",
-            "--object",
-            "secret,id=s,data=abc",
-            "-o",
-            "key-secret=s",
-            "a.luks",
-            "4M",
-        ],
+        "luks",
+        Some("secret,id=s,data=abc"),
+        "key-secret=s",
+        "a.luks",
+        "4M",
     );
     let mut iso = vec![0u8; 64 * 1024];
     iso[32769..32774].copy_from_slice(b"CD001");
@@ -128,20 +101,11 @@ fn without_sizes(x: &str) -> String {
 
 /// A volume's XML with its pool directory renamed and its file times left out.
 fn normalized(x: &str, dir: &Path) -> String {
-    let mut out = Vec::new();
-    let mut in_ts = false;
-    for l in x.trim_end().lines() {
-        if l.contains("<timestamps>") {
-            in_ts = true;
-        }
-        if !in_ts {
-            out.push(l.replace(&dir.display().to_string(), "DIR"));
-        }
-        if l.contains("</timestamps>") {
-            in_ts = false;
-        }
-    }
-    out.join("\n")
+    outside_timestamps(x.trim_end())
+        .iter()
+        .map(|l| l.replace(&dir.display().to_string(), "DIR"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,55 +119,36 @@ async fn volumes_and_pools_match_libvirtd_byte_for_byte() {
         .unwrap()
         .join(format!("oracle-pool-{}.xml", std::process::id()));
     std::fs::write(&xmlfile, pool_xml("oracle", &images.0)).unwrap();
-    daemon.virsh(&["pool-create", &abs(&xmlfile)]);
-    let list = daemon.virsh(&["vol-list", "oracle"]);
-    let mut theirs_names: Vec<String> = list
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
+    daemon.ok(&["pool-create", &abs(&xmlfile)]);
+    let mut theirs_names = vol_list_names(&daemon.ok(&["vol-list", "oracle"]));
     theirs_names.sort();
     // Reading the headers moves the files' access times once; read them all first.
     for n in &theirs_names {
-        let _ = daemon.try_virsh(&["vol-dumpxml", "--pool", "oracle", n]);
+        let _ = daemon.virsh(&["vol-dumpxml", "--pool", "oracle", n]);
     }
 
     let state = TempDir::new("oracle-state");
-    let d = StorageDriver::open(
-        Config {
-            dirs: Dirs::new(state.path("cfg"), state.path("run")),
-            autostart: false,
-        },
-        None,
-    )
-    .unwrap();
+    let d = driver(&state.0, false);
     let p = d
         .pool_create_xml(&pool_xml("oracle", &images.0), 0)
         .await
         .unwrap();
-    let mut ours_names: Vec<String> = d
-        .pool_list_all_volumes(&p, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    ours_names.sort();
+    let ours_names = names(d.pool_list_all_volumes(&p, 0).await.unwrap());
     assert_eq!(ours_names, theirs_names, "the same files are volumes");
 
-    daemon.virsh(&["pool-refresh", "oracle"]);
+    daemon.ok(&["pool-refresh", "oracle"]);
     let mut diffs = Vec::new();
     for n in &theirs_names {
         let v = d.vol_lookup_by_name(&p, n).await.unwrap();
         let ours = d.vol_get_xml_desc(&v, 0).await;
-        let theirs = daemon.try_virsh(&["vol-dumpxml", "--pool", "oracle", n]);
+        let theirs = daemon.virsh(&["vol-dumpxml", "--pool", "oracle", n]);
         match (ours, theirs) {
             (Ok(o), Ok(t)) if o == t.trim_end_matches('\n').to_string() + "\n" => {}
             (Ok(o), Ok(t)) => diffs.push(format!("{n}:\n--- libvirt\n{t}--- rvirt\n{o}")),
             (o, t) => diffs.push(format!("{n}: libvirt {t:?}, rvirt {o:?}")),
         }
         let info = d.vol_get_info(&v).await.unwrap();
-        let virsh_info = daemon.virsh(&["vol-info", "--pool", "oracle", "--bytes", n]);
+        let virsh_info = daemon.ok(&["vol-info", "--pool", "oracle", "--bytes", n]);
         let ours_info = format!(
             "Name:           {n}\nType:           {}\nCapacity:       {} bytes\nAllocation:     {} bytes\n\n",
             ["file", "block", "dir", "network", "netdir", "ploop"][info.type_ as usize],
@@ -220,12 +165,12 @@ async fn volumes_and_pools_match_libvirtd_byte_for_byte() {
         diffs.join("\n")
     );
 
-    let theirs_pool = daemon.virsh(&["pool-dumpxml", "oracle"]);
+    let theirs_pool = daemon.ok(&["pool-dumpxml", "oracle"]);
     let ours_pool = d.pool_get_xml_desc(&p, 0).await.unwrap();
     assert_eq!(without_sizes(&ours_pool), without_sizes(&theirs_pool));
     let info = d.pool_get_info(&p).await.unwrap();
     let theirs_cap: u64 = daemon
-        .virsh(&["pool-info", "--bytes", "oracle"])
+        .ok(&["pool-info", "--bytes", "oracle"])
         .lines()
         .find_map(|l| l.strip_prefix("Capacity:"))
         .and_then(|v| v.split_whitespace().next())
@@ -242,7 +187,7 @@ async fn volumes_and_pools_match_libvirtd_byte_for_byte() {
         pool_xml("made", &lv.0).replace(UUID, "0a5e1f6c-3d1b-4c8e-9a43-0c7d1e2f3a4c"),
     )
     .unwrap();
-    daemon.virsh(&["pool-create", &abs(&xmlfile)]);
+    daemon.ok(&["pool-create", &abs(&xmlfile)]);
     let q = d
         .pool_create_xml(
             &pool_xml("made", &rv.0).replace(UUID, "0a5e1f6c-3d1b-4c8e-9a43-0c7d1e2f3a4c"),
@@ -260,15 +205,12 @@ async fn volumes_and_pools_match_libvirtd_byte_for_byte() {
     for (name, xml) in specs {
         let vf = lv.0.join(format!("{name}.xml"));
         std::fs::write(&vf, xml.replace("DIR", &abs(&lv.0))).unwrap();
-        daemon.virsh(&["vol-create", "made", &abs(&vf)]);
+        daemon.ok(&["vol-create", "made", &abs(&vf)]);
         let v = d
             .vol_create_xml(&q, &xml.replace("DIR", &abs(&rv.0)), 0)
             .await
             .unwrap();
-        let theirs = normalized(
-            &daemon.virsh(&["vol-dumpxml", "--pool", "made", name]),
-            &lv.0,
-        );
+        let theirs = normalized(&daemon.ok(&["vol-dumpxml", "--pool", "made", name]), &lv.0);
         let ours = normalized(&d.vol_get_xml_desc(&v, 0).await.unwrap(), &rv.0);
         if theirs != ours {
             diffs.push(format!("{name}:\n--- libvirt\n{theirs}\n--- rvirt\n{ours}"));
@@ -283,45 +225,14 @@ async fn volumes_and_pools_match_libvirtd_byte_for_byte() {
     let _ = std::fs::remove_file(&xmlfile);
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// An ext4 file system on a loop device, detached on drop.
-struct Ext4Loop(String);
-
-impl Ext4Loop {
-    fn new(image: &Path) -> Option<Ext4Loop> {
-        std::fs::File::create(image)
-            .unwrap()
-            .set_len(64 << 20)
-            .unwrap();
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(image)
-            .output()
-            .ok()?;
-        if !out.status.success() {
-            return None;
-        }
-        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let mk = Command::new("mkfs")
-            .args(["-t", "ext4", "-F", "-q", &dev])
-            .status()
-            .ok()?;
-        mk.success().then_some(Ext4Loop(dev))
-    }
-}
-
-impl Drop for Ext4Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
-    }
+/// An ext4 file system on a 64 MiB loop device over `image`, detached on drop.
+fn ext4_loop(image: &Path) -> Option<Loop> {
+    let lo = Loop::attach(image, 64 << 20).ok()?;
+    let mk = Command::new("mkfs")
+        .args(["-t", "ext4", "-F", "-q", &lo.dev])
+        .status()
+        .ok()?;
+    mk.success().then_some(lo)
 }
 
 /// An `fs` pool on the same device in both daemons (libvirtd mounts in its own mount
@@ -333,7 +244,7 @@ async fn fs_pool_matches_libvirtd() {
         return;
     }
     let t = TempDir::new("oracle-fs");
-    let Some(dev) = Ext4Loop::new(&t.path("disk.img")) else {
+    let Some(dev) = ext4_loop(&t.path("disk.img")) else {
         eprintln!("no loop device; skipping");
         return;
     };
@@ -341,7 +252,7 @@ async fn fs_pool_matches_libvirtd() {
         format!(
             "<pool type='fs'><name>fsp</name><uuid>{UUID}</uuid><source><device path='{}'/>\
              <format type='ext4'/></source><target><path>{}</path></target></pool>",
-            dev.0,
+            dev.dev,
             target.display()
         )
     };
@@ -349,34 +260,21 @@ async fn fs_pool_matches_libvirtd() {
     let xmlfile = t.path("pool.xml");
     std::fs::write(&xmlfile, xml(&t.path("lmnt"))).unwrap();
     std::fs::create_dir(t.path("lmnt")).unwrap();
-    daemon.virsh(&["pool-create", &abs(&xmlfile)]);
-    let theirs = daemon.virsh(&["pool-dumpxml", "fsp"]);
-    let theirs_vols = daemon.virsh(&["vol-list", "fsp"]);
-    let theirs_lf = daemon.virsh(&["vol-dumpxml", "--pool", "fsp", "lost+found"]);
-    daemon.virsh(&["pool-destroy", "fsp"]);
+    daemon.ok(&["pool-create", &abs(&xmlfile)]);
+    let theirs = daemon.ok(&["pool-dumpxml", "fsp"]);
+    let theirs_vols = daemon.ok(&["vol-list", "fsp"]);
+    let theirs_lf = daemon.ok(&["vol-dumpxml", "--pool", "fsp", "lost+found"]);
+    daemon.ok(&["pool-destroy", "fsp"]);
 
     let state = TempDir::new("oracle-fs-state");
-    let d = StorageDriver::open(
-        Config {
-            dirs: Dirs::new(state.path("cfg"), state.path("run")),
-            autostart: false,
-        },
-        None,
-    )
-    .unwrap();
+    let d = driver(&state.0, false);
     let target = t.path("rmnt");
     std::fs::create_dir(&target).unwrap();
     let p = d.pool_create_xml(&xml(&target), 0).await.unwrap();
     let ours = d.pool_get_xml_desc(&p, 0).await.unwrap();
     let lf = d.vol_lookup_by_name(&p, "lost+found").await.unwrap();
     let ours_lf = d.vol_get_xml_desc(&lf, 0).await.unwrap();
-    let names: Vec<String> = d
-        .pool_list_all_volumes(&p, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
+    let names = names(d.pool_list_all_volumes(&p, 0).await.unwrap());
     d.pool_destroy(&p).await.unwrap();
     let norm = |x: &str, dir: &str| {
         without_sizes(x)

@@ -128,45 +128,16 @@ fn from_rvirt(path: &Path) -> Vol {
 fn build_matrix(d: &Path) {
     create(d, "raw", "base.raw", None, Some("1M"));
     create(d, "qcow2", "base.qcow2", None, Some("3M"));
-    qemu_img(
+    create_with_options(d, "qcow2", None, "compat=0.10", "v2.qcow2", "2M");
+    create_with_options(
         d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "compat=0.10",
-            "v2.qcow2",
-            "2M",
-        ],
+        "qcow2",
+        None,
+        "lazy_refcounts=on,extended_l2=on",
+        "feat.qcow2",
+        "1M",
     );
-    qemu_img(
-        d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "lazy_refcounts=on,extended_l2=on",
-            "feat.qcow2",
-            "1M",
-        ],
-    );
-    qemu_img(
-        d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "cluster_size=2M",
-            "big.qcow2",
-            "8M",
-        ],
-    );
+    create_with_options(d, "qcow2", None, "cluster_size=2M", "big.qcow2", "8M");
     create(d, "qcow2", "rel.qcow2", Some(("base.raw", "raw")), None);
     create(
         d,
@@ -206,18 +177,13 @@ fn build_matrix(d: &Path) {
         Some(("nbd://example.org:6000/blah", "raw")),
         None,
     );
-    qemu_img(
+    create_with_options(
         d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "data_file=data.bin",
-            "datafile.qcow2",
-            "1M",
-        ],
+        "qcow2",
+        None,
+        "data_file=data.bin",
+        "datafile.qcow2",
+        "1M",
     );
     create(d, "qed", "raw.qed", Some(("base.raw", "raw")), None);
     create(d, "qed", "auto.qed", Some(("base.qcow2", "qcow2")), None);
@@ -225,35 +191,21 @@ fn build_matrix(d: &Path) {
     create(d, "vmdk", "top.vmdk", Some(("base.vmdk", "vmdk")), None);
     create(d, "vpc", "a.vpc", None, Some("10M"));
     create(d, "vdi", "a.vdi", None, Some("4M"));
-    qemu_img(
+    create_with_options(
         d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "luks",
-            "--object",
-            "secret,id=s,data=abc",
-            "-o",
-            "key-secret=s",
-            "a.luks",
-            "4M",
-        ],
+        "luks",
+        Some("secret,id=s,data=abc"),
+        "key-secret=s",
+        "a.luks",
+        "4M",
     );
-    qemu_img(
+    create_with_options(
         d,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "--object",
-            "secret,id=s,data=abc",
-            "-o",
-            "encrypt.format=luks,encrypt.key-secret=s",
-            "enc.qcow2",
-            "4M",
-        ],
+        "qcow2",
+        Some("secret,id=s,data=abc"),
+        "encrypt.format=luks,encrypt.key-secret=s",
+        "enc.qcow2",
+        "4M",
     );
     let mut iso = vec![0u8; 64 * 1024];
     iso[32769..32774].copy_from_slice(b"CD001");
@@ -269,18 +221,13 @@ fn volume_inspection_matches_libvirtd() {
     let pool = TempDir::new("pool");
     build_matrix(&pool.0);
     let daemon = RefDaemon::start();
-    daemon.virsh(&["pool-create-as", "oracle", "dir", "--target", &abs(&pool.0)]);
-    let list = daemon.virsh(&["vol-list", "oracle"]);
-    let names: Vec<&str> = list
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+    daemon.ok(&["pool-create-as", "oracle", "dir", "--target", &abs(&pool.0)]);
+    let names = vol_list_names(&daemon.ok(&["vol-list", "oracle"]));
     let mut ours = BTreeMap::new();
     let mut theirs = BTreeMap::new();
     let mut libvirt_fails = Vec::new();
     for n in &names {
-        match daemon.try_virsh(&["vol-dumpxml", "--pool", "oracle", n]) {
+        match daemon.virsh(&["vol-dumpxml", "--pool", "oracle", n]) {
             Ok(xml) => {
                 theirs.insert(n.to_string(), from_libvirt(&xml));
                 ours.insert(n.to_string(), from_rvirt(&pool.path(n)));

@@ -13,9 +13,6 @@ mod common;
 
 use common::*;
 use rvirt::Driver;
-use rvirt_storage::driver::Config;
-use rvirt_storage::pool::state::Dirs;
-use rvirt_storage::StorageDriver;
 
 const UUID: &str = "5c2f9b4e-8a17-4d3c-b6e0-2f1a9d7c4e38";
 
@@ -56,20 +53,11 @@ fn answer<T>(r: &Result<T, rvirt::Error>) -> String {
 
 /// A volume's XML without its key and file times (each daemon's LVM makes its own UUIDs).
 fn vol_normalized(x: &str) -> String {
-    let mut out = Vec::new();
-    let mut in_ts = false;
-    for l in x.trim_end().lines() {
-        if l.contains("<timestamps>") {
-            in_ts = true;
-        }
-        if !in_ts && !l.contains("<key>") {
-            out.push(l.to_string());
-        }
-        if l.contains("</timestamps>") {
-            in_ts = false;
-        }
-    }
-    out.join("\n")
+    outside_timestamps(x.trim_end())
+        .into_iter()
+        .filter(|l| !l.contains("<key>"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Compares one step's answers, libvirtd's as virsh printed it.
@@ -109,14 +97,7 @@ async fn logical_pools_answer_like_libvirtd() {
     };
     let daemon = RefDaemon::start();
     let state = TempDir::new("logical-oracle");
-    let d = StorageDriver::open(
-        Config {
-            dirs: Dirs::new(state.path("cfg"), state.path("run")),
-            autostart: false,
-        },
-        None,
-    )
-    .unwrap();
+    let d = driver(&state.0, false);
 
     let xml = |s: &Side| {
         format!(
@@ -133,7 +114,7 @@ async fn logical_pools_answer_like_libvirtd() {
         &mut diffs,
         (&theirs, &ours),
         "define",
-        daemon.try_virsh(&["pool-define", &abs(&xmlfile)]),
+        daemon.virsh(&["pool-define", &abs(&xmlfile)]),
         answer(&d.pool_define_xml(&xml(&ours), 0).await),
     );
     let p = d.pool_lookup_by_name("lo").await.unwrap();
@@ -141,28 +122,28 @@ async fn logical_pools_answer_like_libvirtd() {
         &mut diffs,
         (&theirs, &ours),
         "start before build",
-        daemon.try_virsh(&["pool-start", "lo"]),
+        daemon.virsh(&["pool-start", "lo"]),
         answer(&d.pool_create(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "build",
-        daemon.try_virsh(&["pool-build", "lo"]),
+        daemon.virsh(&["pool-build", "lo"]),
         answer(&d.pool_build(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "build again",
-        daemon.try_virsh(&["pool-build", "lo"]),
+        daemon.virsh(&["pool-build", "lo"]),
         answer(&d.pool_build(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "build --no-overwrite",
-        daemon.try_virsh(&["pool-build", "lo", "--no-overwrite"]),
+        daemon.virsh(&["pool-build", "lo", "--no-overwrite"]),
         answer(
             &d.pool_build(&p, rvirt_storage::pool::BUILD_NO_OVERWRITE)
                 .await,
@@ -172,25 +153,25 @@ async fn logical_pools_answer_like_libvirtd() {
         &mut diffs,
         (&theirs, &ours),
         "start",
-        daemon.try_virsh(&["pool-start", "lo"]),
+        daemon.virsh(&["pool-start", "lo"]),
         answer(&d.pool_create(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "start again",
-        daemon.try_virsh(&["pool-start", "lo"]),
+        daemon.virsh(&["pool-start", "lo"]),
         answer(&d.pool_create(&p, 0).await),
     );
 
-    let t = daemon.virsh(&["pool-dumpxml", "lo"]);
+    let t = daemon.ok(&["pool-dumpxml", "lo"]);
     let o = d.pool_get_xml_desc(&p, 0).await.unwrap();
     assert_eq!(
         ours.mask(&o),
         theirs.mask(t.trim_end_matches('\n')) + "\n",
         "pool-dumpxml"
     );
-    let t = daemon.virsh(&["pool-dumpxml", "--inactive", "lo"]);
+    let t = daemon.ok(&["pool-dumpxml", "--inactive", "lo"]);
     let o = d.pool_get_xml_desc(&p, 1).await.unwrap();
     assert_eq!(
         ours.mask(&o),
@@ -225,23 +206,16 @@ async fn logical_pools_answer_like_libvirtd() {
             &mut diffs,
             (&theirs, &ours),
             &format!("vol-create {what}"),
-            daemon.try_virsh(&["vol-create", "lo", &abs(&volfile)]),
+            daemon.virsh(&["vol-create", "lo", &abs(&volfile)]),
             answer(&d.vol_create_xml(&p, vx, 0).await),
         );
     }
     // Where the volumes could be made, they must look the same.
-    let mut names: Vec<String> = d
-        .pool_list_all_volumes(&p, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    names.sort();
+    let names = names(d.pool_list_all_volumes(&p, 0).await.unwrap());
     for n in &names {
         let v = d.vol_lookup_by_name(&p, n).await.unwrap();
         let o = vol_normalized(&ours.mask(&d.vol_get_xml_desc(&v, 0).await.unwrap()));
-        let t = vol_normalized(&theirs.mask(&daemon.virsh(&["vol-dumpxml", "--pool", "lo", n])));
+        let t = vol_normalized(&theirs.mask(&daemon.ok(&["vol-dumpxml", "--pool", "lo", n])));
         if o != t {
             diffs.push(format!(
                 "vol-dumpxml {n}:\n--- libvirt\n{t}\n--- rvirt\n{o}"
@@ -252,17 +226,12 @@ async fn logical_pools_answer_like_libvirtd() {
         &mut diffs,
         (&theirs, &ours),
         "refresh",
-        daemon.try_virsh(&["pool-refresh", "lo"]),
+        daemon.virsh(&["pool-refresh", "lo"]),
         answer(&d.pool_refresh(&p, 0).await),
     );
-    let t = daemon.virsh(&["vol-list", "lo"]);
-    let theirs_names: Vec<&str> = t
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+    let theirs_names = vol_list_names(&daemon.ok(&["vol-list", "lo"]));
     assert_eq!(theirs_names, names, "the same volumes");
-    let t = daemon.virsh(&["pool-info", "--bytes", "lo"]);
+    let t = daemon.ok(&["pool-info", "--bytes", "lo"]);
     let info = d.pool_get_info(&p).await.unwrap();
     for (field, v) in [
         ("Capacity:", info.capacity),
@@ -284,7 +253,7 @@ async fn logical_pools_answer_like_libvirtd() {
             &mut diffs,
             (&theirs, &ours),
             &format!("vol-delete {n}"),
-            daemon.try_virsh(&["vol-delete", "--pool", "lo", n]),
+            daemon.virsh(&["vol-delete", "--pool", "lo", n]),
             answer(&d.vol_delete(&v, 0).await),
         );
     }
@@ -292,35 +261,35 @@ async fn logical_pools_answer_like_libvirtd() {
         &mut diffs,
         (&theirs, &ours),
         "delete while running",
-        daemon.try_virsh(&["pool-delete", "lo"]),
+        daemon.virsh(&["pool-delete", "lo"]),
         answer(&d.pool_delete(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "destroy",
-        daemon.try_virsh(&["pool-destroy", "lo"]),
+        daemon.virsh(&["pool-destroy", "lo"]),
         answer(&d.pool_destroy(&p).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "delete",
-        daemon.try_virsh(&["pool-delete", "lo"]),
+        daemon.virsh(&["pool-delete", "lo"]),
         answer(&d.pool_delete(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "start after delete",
-        daemon.try_virsh(&["pool-start", "lo"]),
+        daemon.virsh(&["pool-start", "lo"]),
         answer(&d.pool_create(&p, 0).await),
     );
     step(
         &mut diffs,
         (&theirs, &ours),
         "undefine",
-        daemon.try_virsh(&["pool-undefine", "lo"]),
+        daemon.virsh(&["pool-undefine", "lo"]),
         answer(&d.pool_undefine(&p).await),
     );
     assert!(

@@ -16,32 +16,8 @@ use common::*;
 use rvirt::error::code;
 use rvirt::types::*;
 use rvirt::Driver;
-use rvirt_storage::driver::{pool_event, Config};
-use rvirt_storage::pool::state::Dirs;
+use rvirt_storage::driver::pool_event;
 use rvirt_storage::StorageDriver;
-
-fn driver(base: &std::path::Path) -> StorageDriver {
-    StorageDriver::open(
-        Config {
-            dirs: Dirs::new(base.join("cfg"), base.join("run")),
-            autostart: false,
-        },
-        None,
-    )
-    .unwrap()
-}
-
-fn events(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<i32> {
-    let mut v = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        v.push(match e {
-            Event::PoolLifecycle { event, .. } => event,
-            Event::PoolRefresh { .. } => -1,
-            _ => -2,
-        });
-    }
-    v
-}
 
 /// The volume group a PV belongs to, per `pvs` ("" when none; `None` when not a PV).
 fn pv_group(dev: &str) -> Option<String> {
@@ -81,7 +57,7 @@ async fn logical_pool_lifecycle_on_a_loop_device() {
     };
     let vg = dev.vg_name("drv");
     let base = TempDir::new("logical-drv");
-    let d = driver(&base.0);
+    let d = driver(&base.0, false);
     let mut rx = d.subscribe().unwrap();
     let xml = format!(
         "<pool type='logical'><name>lp</name><source><device path='{}'/><name>{vg}</name>\
@@ -196,7 +172,7 @@ async fn logical_pool_lifecycle_on_a_loop_device() {
     // active — so a pool without volumes comes back stopped, as under libvirtd.
     drop(rx);
     drop(d);
-    let d = driver(&base.0);
+    let d = driver(&base.0, false);
     assert!(d.take_warnings().is_empty());
     let p = d.pool_lookup_by_name("lp").await.unwrap();
     let dev_dir = std::path::Path::new("/dev").join(&vg);
@@ -338,15 +314,10 @@ async fn volumes(d: &StorageDriver, p: &PoolRef, vg: &str) {
         )
     );
     d.pool_refresh(p, 0).await.unwrap();
-    let mut names: Vec<String> = d
-        .pool_list_all_volumes(p, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    names.sort();
-    assert_eq!(names, ["c1", "s1", "sp", "v1"]);
+    assert_eq!(
+        names(d.pool_list_all_volumes(p, 0).await.unwrap()),
+        ["c1", "s1", "sp", "v1"]
+    );
     for v in ["s1", "sp", "c1", "v1"] {
         let r = d.vol_lookup_by_name(p, v).await.unwrap();
         d.vol_delete(&r, 0).await.unwrap();

@@ -18,18 +18,6 @@ use rvirt_storage::driver::{pool_event, Config};
 use rvirt_storage::pool::state::Dirs;
 use rvirt_storage::StorageDriver;
 
-/// A driver on its own configuration and state directories under `base`.
-fn driver(base: &Path, autostart: bool) -> StorageDriver {
-    StorageDriver::open(
-        Config {
-            dirs: Dirs::new(base.join("cfg"), base.join("run")),
-            autostart,
-        },
-        None,
-    )
-    .unwrap()
-}
-
 fn dir_pool_xml(name: &str, path: &Path) -> String {
     format!(
         "<pool type='dir'><name>{name}</name><target><path>{}</path></target></pool>",
@@ -59,24 +47,6 @@ fn img_info(path: &Path, fmt: &str) -> serde_json::Value {
         .unwrap();
     assert!(out.status.success());
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn events(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<i32> {
-    let mut v = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        v.push(match e {
-            Event::PoolLifecycle { event, .. } => event,
-            Event::PoolRefresh { .. } => -1,
-            _ => -2,
-        });
-    }
-    v
-}
-
-fn names(v: Vec<VolRef>) -> Vec<String> {
-    let mut n: Vec<String> = v.into_iter().map(|v| v.name).collect();
-    n.sort();
-    n
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -573,40 +543,6 @@ async fn unrecorded_backing_formats_are_never_guessed_for_qemu_img() {
     );
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// A loop device over an image file, detached on drop.
-struct Loop {
-    dev: String,
-}
-
-impl Loop {
-    fn new(image: &Path, size: u64) -> Option<Loop> {
-        std::fs::File::create(image).unwrap().set_len(size).unwrap();
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(image)
-            .output()
-            .ok()?;
-        out.status.success().then(|| Loop {
-            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        })
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
-    }
-}
-
 /// Unmounts a target left mounted by a failing test (before the loop device goes).
 struct Unmount(PathBuf);
 
@@ -633,7 +569,7 @@ async fn fs_pool_on_a_loop_device() {
         return;
     }
     let base = TempDir::new("drv-fs");
-    let Some(lo) = Loop::new(&base.path("disk.img"), 64 << 20) else {
+    let Ok(lo) = Loop::attach(&base.path("disk.img"), 64 << 20) else {
         eprintln!("no loop device available; skipping");
         return;
     };

@@ -299,18 +299,13 @@ fn vmdk_parent_is_unrecorded() {
     assert!(matches!(e, Error::BackingFormatUnrecorded { .. }), "{e}");
 
     // A flat VMDK's descriptor names its extent file; probing never calls it vmdk.
-    qemu_img(
+    create_with_options(
         &d.0,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "vmdk",
-            "-o",
-            "subformat=monolithicFlat",
-            "flat.vmdk",
-            "2M",
-        ],
+        "vmdk",
+        None,
+        "subformat=monolithicFlat",
+        "flat.vmdk",
+        "2M",
     );
     let info = inspect_file(&d.path("flat.vmdk"), Some(Format::Vmdk)).unwrap();
     assert_eq!(info.capacity, Some(2 << 20));
@@ -369,40 +364,26 @@ fn other_formats() {
 #[test]
 fn luks_volume_is_raw_with_encryption() {
     let d = TempDir::new("luks");
-    qemu_img(
+    create_with_options(
         &d.0,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "luks",
-            "--object",
-            "secret,id=sec0,data=abc123",
-            "-o",
-            "key-secret=sec0",
-            "a.luks",
-            "4M",
-        ],
+        "luks",
+        Some("secret,id=sec0,data=abc123"),
+        "key-secret=sec0",
+        "a.luks",
+        "4M",
     );
     let info = inspect_file(&d.path("a.luks"), None).unwrap();
     assert_eq!(info.format, Format::Raw);
     let enc = info.encryption.unwrap();
     assert_eq!(enc.format, EncryptionFormat::Luks);
     assert!(enc.payload_offset.unwrap() > 0);
-    qemu_img(
+    create_with_options(
         &d.0,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "--object",
-            "secret,id=sec0,data=abc123",
-            "-o",
-            "encrypt.format=luks,encrypt.key-secret=sec0",
-            "e.qcow2",
-            "4M",
-        ],
+        "qcow2",
+        Some("secret,id=sec0,data=abc123"),
+        "encrypt.format=luks,encrypt.key-secret=sec0",
+        "e.qcow2",
+        "4M",
     );
     let info = inspect_file(&d.path("e.qcow2"), None).unwrap();
     assert_eq!(info.encryption.unwrap().format, EncryptionFormat::Luks);
@@ -539,18 +520,13 @@ fn external_data_file_is_reported_not_followed() {
         Some((&abs(&d.path("not-there")), "qcow2")),
         None,
     );
-    qemu_img(
+    create_with_options(
         &d.0,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-o",
-            "data_file=data.raw,data_file_raw=on",
-            "img.qcow2",
-            "1M",
-        ],
+        "qcow2",
+        None,
+        "data_file=data.raw,data_file_raw=on",
+        "img.qcow2",
+        "1M",
     );
     let info = inspect_file(&d.path("img.qcow2"), None).unwrap();
     let df = info.data_file.clone().unwrap();

@@ -1,36 +1,19 @@
-//! Shared helpers for the integration tests: temporary directories, the real `qemu-img`, and
-//! header edits that reproduce images written by older tools.
+//! Shared helpers for the integration tests: the host fixtures (temporary directories, the
+//! reference libvirtd, loop devices and LVM; in `fixtures`, which rvirtd's storage tests share),
+//! the real `qemu-img`, header edits that reproduce images written by older tools, and a storage
+//! driver on temporary directories with its events and volume names.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+mod fixtures;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rvirt-storage-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use fixtures::*;
+use rvirt::types::{Event, VolRef};
+use rvirt_storage::driver::Config;
+use rvirt_storage::pool::state::Dirs;
+use rvirt_storage::StorageDriver;
 
 /// Runs the real qemu-img; the tests need it (scripts/install-deps.sh installs it).
 pub fn qemu_img(dir: &Path, args: &[&str]) {
@@ -65,6 +48,24 @@ pub fn create(
     } else if backing.is_some() {
         args.push("1M");
     }
+    qemu_img(dir, &args);
+}
+
+/// `qemu-img create -q -f FMT [--object SECRET] -o OPTIONS NAME SIZE` in `dir`: an image made
+/// with creation options; encryption options name the `secret` object given.
+pub fn create_with_options(
+    dir: &Path,
+    fmt: &str,
+    secret: Option<&str>,
+    options: &str,
+    name: &str,
+    size: &str,
+) {
+    let mut args = vec!["create", "-q", "-f", fmt];
+    if let Some(s) = secret {
+        args.extend(["--object", s]);
+    }
+    args.extend(["-o", options, name, size]);
     qemu_img(dir, &args);
 }
 
@@ -115,163 +116,35 @@ pub fn abs(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Debian's libvirtd 9.0 started by scripts/ref-libvirtd.sh in a temporary socket directory,
-/// stopped on drop.
-pub struct RefDaemon(TempDir);
-
-impl RefDaemon {
-    pub fn start() -> RefDaemon {
-        let dir = TempDir::new("libvirtd");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ref-libvirtd.sh");
-        let out = Command::new(&script)
-            .arg("start")
-            .arg(&dir.0)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the reference libvirtd (scripts/ref-libvirtd.sh) must start for this test: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        RefDaemon(dir)
-    }
-    pub fn try_virsh(&self, args: &[&str]) -> Result<String, String> {
-        let uri = format!(
-            "qemu+unix:///system?socket={}/libvirt-sock",
-            self.0 .0.display()
-        );
-        let out = Command::new("virsh")
-            .arg("-c")
-            .arg(&uri)
-            .args(args)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8(out.stdout).unwrap())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    }
-    pub fn virsh(&self, args: &[&str]) -> String {
-        self.try_virsh(args)
-            .unwrap_or_else(|e| panic!("virsh {args:?}: {e}"))
-    }
+/// A storage driver whose configuration and state directories are `base/cfg` and `base/run`.
+pub fn driver(base: &Path, autostart: bool) -> StorageDriver {
+    StorageDriver::open(
+        Config {
+            dirs: Dirs::new(base.join("cfg"), base.join("run")),
+            autostart,
+        },
+        None,
+    )
+    .unwrap()
 }
 
-impl Drop for RefDaemon {
-    fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ref-libvirtd.sh");
-        let _ = Command::new(script).arg("stop").arg(&self.0 .0).status();
+/// The pool events received so far: lifecycle events by number, a refresh as -1, anything
+/// else as -2.
+pub fn events(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<i32> {
+    let mut v = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        v.push(match e {
+            Event::PoolLifecycle { event, .. } => event,
+            Event::PoolRefresh { .. } => -1,
+            _ => -2,
+        });
     }
+    v
 }
 
-/// Why the LVM tests cannot run here, if they cannot: they need root, LVM's tools (Debian
-/// package lvm2, which scripts/install-deps.sh installs) and a free loop device.
-pub fn lvm_skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for tool in ["pvcreate", "vgcreate", "lvs", "losetup"] {
-        let found = ["/sbin", "/usr/sbin", "/bin", "/usr/bin"]
-            .iter()
-            .any(|d| Path::new(d).join(tool).exists());
-        if !found {
-            return Some(format!("'{tool}' is not installed (Debian package lvm2)"));
-        }
-    }
-    if !Path::new("/dev/loop-control").exists() {
-        return Some("no loop device support (/dev/loop-control)".into());
-    }
-    None
-}
-
-/// Whether the kernel has device-mapper, without which LVM cannot activate (or even create)
-/// logical volumes: the volume half of the LVM tests needs it.
-pub fn device_mapper_available() -> bool {
-    // Not /dev/mapper/control: libdevmapper makes that node itself, even without the driver.
-    std::fs::read_to_string("/proc/misc").is_ok_and(|m| m.contains("device-mapper"))
-}
-
-/// Runs an LVM tool for the tests' own setup and cleanup (never on anything the test did not
-/// make), without LVM's warnings about inherited descriptors.
-pub fn lvm(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// A loop device on a sparse file, for one LVM test, and the volume group names the test may
-/// create on it. Dropping it — also when the test panics — removes those volume groups (with
-/// their logical volumes), wipes the device's physical-volume label, detaches the device and
-/// removes the file. Nothing else on the host is touched.
-pub struct LoopDevice {
-    /// `/dev/loopN`.
-    pub path: String,
-    dir: TempDir,
-    /// Volume group names (unique per test run) to remove on drop.
-    pub vgs: Vec<String>,
-}
-
-impl LoopDevice {
-    /// A `size_mib` MiB loop device; `None` (with the reason printed) when the LVM tests
-    /// cannot run here.
-    pub fn new(tag: &str, size_mib: u64) -> Option<LoopDevice> {
-        if let Some(why) = lvm_skip_reason() {
-            eprintln!("skipping the LVM test {tag}: {why}");
-            return None;
-        }
-        let dir = TempDir::new(&format!("loop-{tag}"));
-        let file = dir.path("pv.img");
-        std::fs::File::create(&file)
-            .and_then(|f| f.set_len(size_mib << 20))
-            .unwrap();
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            eprintln!(
-                "skipping the LVM test {tag}: no free loop device: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return None;
-        }
-        let path = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        Some(LoopDevice {
-            path,
-            dir,
-            vgs: Vec::new(),
-        })
-    }
-
-    /// A volume group name no other test (or run) uses, removed again on drop.
-    pub fn vg_name(&mut self, tag: &str) -> String {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "rvirt{tag}{}x{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        self.vgs.push(name.clone());
-        name
-    }
-}
-
-impl Drop for LoopDevice {
-    fn drop(&mut self) {
-        for vg in &self.vgs {
-            let shown = lvm(&["vgs", "--noheadings", "-o", "vg_name", vg]);
-            if shown.status.success() {
-                let _ = lvm(&["vgchange", "-aln", vg]);
-                let _ = lvm(&["vgremove", "-f", vg]);
-            }
-        }
-        let _ = lvm(&["pvremove", "-ff", "-y", &self.path]);
-        let _ = Command::new("losetup").args(["-d", &self.path]).status();
-        let _ = &self.dir;
-    }
+/// The volumes' names, sorted.
+pub fn names(v: Vec<VolRef>) -> Vec<String> {
+    let mut n: Vec<String> = v.into_iter().map(|v| v.name).collect();
+    n.sort();
+    n
 }
