@@ -7,188 +7,23 @@
 //! at the directory rvirtd made, and both must describe those files byte for byte. Pool
 //! events, the files the driver keeps, and a daemon restart are checked on rvirtd alone.
 
+mod storage_harness;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rvirtd-stor-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn virsh(uri: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("virsh")
-        .arg("-c")
-        .arg(uri)
-        .args(args)
-        .output()
-        .expect("virsh must be installed (Debian package libvirt-clients)");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
-
-/// A session rvirtd whose runtime, configuration and home directories are under `home`.
-struct Rvirtd {
-    home: PathBuf,
-    child: Option<Child>,
-}
-
-impl Rvirtd {
-    fn start(home: &Path) -> Rvirtd {
-        for d in ["run", "config"] {
-            std::fs::create_dir_all(home.join(d)).unwrap();
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(home.join("rvirtd.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rvirtd"))
-            .arg("--session")
-            .env("XDG_RUNTIME_DIR", home.join("run"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("HOME", home)
-            .env_remove("LIBVIRT_DEFAULT_URI")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn rvirtd");
-        let d = Rvirtd {
-            home: home.to_path_buf(),
-            child: Some(child),
-        };
-        let sock = d.socket();
-        let t = Instant::now();
-        while !sock.exists() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "rvirtd did not start: {}",
-                std::fs::read_to_string(home.join("rvirtd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
-    }
-    fn socket(&self) -> PathBuf {
-        self.home.join("run/rvirt/rvirt-sock")
-    }
-    fn uri(&self) -> String {
-        format!("qemu+unix:///session?socket={}", self.socket().display())
-    }
-    fn virsh(&self, args: &[&str]) -> Result<String, String> {
-        virsh(&self.uri(), args)
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        self.virsh(args)
-            .unwrap_or_else(|e| panic!("rvirtd: virsh {args:?}: {e}"))
-    }
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: kill with a pid this test spawned.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(10) {
-                if c.try_wait().unwrap().is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Rvirtd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Debian's libvirtd, isolated by scripts/ref-libvirtd.sh.
-struct RefDaemon(TempDir);
-
-impl RefDaemon {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ref-libvirtd.sh")
-    }
-    fn start() -> RefDaemon {
-        let dir = TempDir::new("libvirtd");
-        let out = Command::new(Self::script())
-            .arg("start")
-            .arg(&dir.0)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the reference libvirtd (scripts/ref-libvirtd.sh) must start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        RefDaemon(dir)
-    }
-    fn uri(&self) -> String {
-        format!(
-            "qemu+unix:///system?socket={}/libvirt-sock",
-            self.0 .0.display()
-        )
-    }
-    fn virsh(&self, args: &[&str]) -> Result<String, String> {
-        virsh(&self.uri(), args)
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        self.virsh(args)
-            .unwrap_or_else(|e| panic!("libvirtd: virsh {args:?}: {e}"))
-    }
-}
-
-impl Drop for RefDaemon {
-    fn drop(&mut self) {
-        let _ = Command::new(Self::script())
-            .arg("stop")
-            .arg(&self.0 .0)
-            .status();
-    }
-}
+use storage_harness::*;
 
 /// Output with the pool directory renamed and file times left out.
 fn normalized(out: &Result<String, String>, dir: &Path) -> Result<String, String> {
     let norm = |x: &str| {
-        let mut lines = Vec::new();
-        let mut in_ts = false;
-        for l in x.lines() {
-            in_ts |= l.contains("<timestamps>");
-            if !in_ts {
-                lines.push(l.replace(&dir.display().to_string(), "DIR"));
-            }
-            in_ts &= !l.contains("</timestamps>");
-        }
-        lines.join("\n")
+        outside_timestamps(x)
+            .iter()
+            .map(|l| l.replace(&dir.display().to_string(), "DIR"))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     match out {
         Ok(x) => Ok(norm(x)),
@@ -360,12 +195,7 @@ fn virsh_storage_round_trip_matches_libvirtd() {
     lv.ok(&["pool-create-as", "same", "dir", "--target", &rvirt_dir]);
     rv.ok(&["pool-refresh", "p"]);
     lv.ok(&["pool-refresh", "same"]);
-    let vols: Vec<String> = rv
-        .ok(&["vol-list", "p"])
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
+    let vols = vol_list_names(&rv.ok(&["vol-list", "p"]));
     assert_eq!(vols, ["a.raw", "a2.raw", "b.qcow2", "d.qcow2", "e.qcow2"]);
     for v in &vols {
         for cmd in [["vol-dumpxml", "--pool"], ["vol-info", "--pool"]] {
