@@ -904,6 +904,15 @@ fn format_guest(w: &mut Buf, g: &Guest) {
     w.blank();
 }
 
+/// Internals the parser's tests check directly.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// One `<control>` line.
+    pub(crate) fn control(c: super::CacheControl) -> String {
+        super::format_cache_control(&c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

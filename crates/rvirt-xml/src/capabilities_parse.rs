@@ -778,3 +778,379 @@ fn scaled_u32(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small document in libvirt 9.0's layout.
+    const DOC: &str = "<capabilities>
+
+  <host>
+    <uuid>a25c794c-34ad-11b2-a85c-b030533115b8</uuid>
+    <cpu>
+      <arch>x86_64</arch>
+      <model>Haswell-noTSX</model>
+      <vendor>Intel</vendor>
+      <microcode version='45'/>
+      <signature family='6' model='63' stepping='2'/>
+      <counter name='tsc' frequency='2596991000' scaling='no'/>
+      <topology sockets='1' dies='1' cores='8' threads='1'/>
+      <maxphysaddr mode='passthrough'/>
+      <feature name='vme'/>
+      <pages unit='KiB' size='4'/>
+    </cpu>
+    <power_management>
+      <suspend_mem/>
+    </power_management>
+    <iommu support='yes'/>
+    <topology>
+      <cells num='1'>
+        <cell id='0'>
+          <memory unit='KiB'>16175540</memory>
+          <pages unit='KiB' size='4'>4043885</pages>
+          <distances>
+            <sibling id='0' value='10'/>
+          </distances>
+          <cpus num='2'>
+            <cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0-1'/>
+            <cpu id='1' socket_id='0' die_id='0' core_id='0' siblings='0-1'/>
+          </cpus>
+        </cell>
+      </cells>
+    </topology>
+    <secmodel>
+      <model>dac</model>
+      <doi>0</doi>
+      <baselabel type='kvm'>+107:+107</baselabel>
+    </secmodel>
+  </host>
+
+  <guest>
+    <os_type>hvm</os_type>
+    <arch name='x86_64'>
+      <wordsize>64</wordsize>
+      <emulator>/usr/bin/qemu-system-x86_64</emulator>
+      <machine maxCpus='255'>pc-i440fx-7.2</machine>
+      <machine canonical='pc-i440fx-7.2' maxCpus='255'>pc</machine>
+      <machine maxCpus='255' deprecated='yes'>pc-i440fx-2.0</machine>
+      <domain type='qemu'/>
+      <domain type='kvm'>
+        <emulator>/usr/bin/kvm</emulator>
+        <machine maxCpus='288'>q35</machine>
+      </domain>
+    </arch>
+    <features>
+      <acpi default='on' toggle='yes'/>
+      <cpuselection/>
+    </features>
+  </guest>
+
+</capabilities>
+";
+
+    fn msg(xml: &str) -> String {
+        Capabilities::parse(xml).unwrap_err().message()
+    }
+
+    #[test]
+    fn reads_every_part_and_formats_it_back() {
+        let c = Capabilities::parse(DOC).unwrap();
+        assert_eq!(c.format(), DOC);
+        let h = &c.host;
+        assert_eq!(h.iommu, Some(true));
+        assert_eq!(h.cpu.signature, Some((6, 63, 2)));
+        assert_eq!(
+            h.cpu.tsc,
+            Some(TscCounter {
+                frequency: 2596991000,
+                scaling: Some(false)
+            })
+        );
+        assert_eq!(
+            h.cpu.maxphysaddr,
+            Some((MaxPhysAddrMode::Passthrough, None))
+        );
+        let cell = &h.numa.as_ref().unwrap()[0];
+        assert_eq!(cell.cpus[1].siblings, Some(vec![0, 1]));
+        assert_eq!(h.secmodels[0].base_labels[0].1, "+107:+107");
+        let g = &c.guests[0];
+        assert_eq!(g.machines[1].canonical.as_deref(), Some("pc-i440fx-7.2"));
+        assert!(g.machines[2].deprecated);
+        assert_eq!(g.domains[1].machines[0].max_cpus, 288);
+        assert_eq!(g.features[0].default_on, Some(true));
+    }
+
+    #[test]
+    fn the_test_drivers_document_round_trips() {
+        let cpus = vec![CellCpu {
+            id: 0,
+            socket_id: 0,
+            die_id: 0,
+            core_id: 0,
+            siblings: Some(vec![0]),
+        }];
+        let c = Capabilities::test_driver(&[(cpus, 2 << 20)], false);
+        let x = c.format();
+        assert_eq!(Capabilities::parse(&x).unwrap(), c);
+    }
+
+    #[test]
+    fn older_layouts_read_with_libvirts_meaning() {
+        let old = DOC
+            .replace(" dies='1'", "")
+            .replace(" die_id='0'", "")
+            .replace("    <iommu support='yes'/>\n", "")
+            .replace(
+                "      <acpi default='on' toggle='yes'/>\n      <cpuselection/>\n",
+                "      <cpuselection/>\n      <acpi default='on' toggle='yes'/>\n",
+            );
+        let c = Capabilities::parse(&old).unwrap();
+        assert_eq!(c.host.iommu, None);
+        assert_eq!(c.host.cpu.topology, Some((1, 1, 8, 1)));
+        let want = DOC.replace("    <iommu support='yes'/>\n", "");
+        assert_eq!(c.format(), want);
+        let bare_iommu = DOC.replace("<iommu support='yes'/>", "<iommu/>");
+        assert_eq!(
+            Capabilities::parse(&bare_iommu).unwrap().host.iommu,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn values_libvirt_treats_as_absent_are_absent() {
+        let doc = DOC
+            .replace(
+                "a25c794c-34ad-11b2-a85c-b030533115b8",
+                "00000000-0000-0000-0000-000000000000",
+            )
+            .replace("version='45'", "version='0'")
+            .replace("value='10'", "value='0'")
+            .replace(
+                "<memory unit='KiB'>16175540</memory>",
+                "<memory unit='KiB'>0</memory>",
+            )
+            .replace(
+                "<machine maxCpus='288'>q35",
+                "<machine maxCpus='288' deprecated='yes'>q35",
+            );
+        let c = Capabilities::parse(&doc).unwrap();
+        assert_eq!(c.host.uuid, None);
+        assert_eq!(c.host.cpu.microcode, None);
+        let cell = &c.host.numa.as_ref().unwrap()[0];
+        assert!(cell.distances.is_empty() && cell.memory_kib == 0);
+        // deprecated= is printed only for a guest arch's own machines.
+        assert!(!c.guests[0].domains[1].machines[0].deprecated);
+        assert_eq!(Capabilities::parse(&c.format()).unwrap(), c);
+    }
+
+    #[test]
+    fn units_are_scaled_and_must_fit() {
+        let doc = DOC
+            .replace(
+                "<memory unit='KiB'>16175540</memory>",
+                "<memory unit='MiB'>2</memory>",
+            )
+            .replace(
+                "<pages unit='KiB' size='4'/>",
+                "<pages unit='b' size='8192'/>",
+            );
+        let c = Capabilities::parse(&doc).unwrap();
+        assert_eq!(c.host.numa.as_ref().unwrap()[0].memory_kib, 2048);
+        assert_eq!(c.host.page_sizes, vec![8]);
+        let odd = DOC.replace(
+            "<memory unit='KiB'>16175540</memory>",
+            "<memory unit='bytes'>1000</memory>",
+        );
+        assert_eq!(
+            msg(&odd),
+            "XML error: <memory> of NUMA cell 0 (1000 bytes) is not a whole number of KiB"
+        );
+        let unknown = DOC.replace("<pages unit='KiB' size='4'/>", "<pages unit='X' size='4'/>");
+        let e = Capabilities::parse(&unknown).unwrap_err();
+        assert_eq!(e.code(), code::INVALID_ARG);
+        assert_eq!(e.message(), "invalid argument: unknown suffix 'X'");
+    }
+
+    #[test]
+    fn errors_name_the_element() {
+        let e = Capabilities::parse("<capabilities><guest/></capabilities>").unwrap_err();
+        assert_eq!(
+            (e.code(), e.domain()),
+            (code::XML_ERROR, domain::CAPABILITIES)
+        );
+        assert_eq!(e.message(), "XML error: missing <host> in capabilities");
+        let e = Capabilities::parse(&DOC.replace("<arch>x86_64</arch>", "")).unwrap_err();
+        assert_eq!(e.domain(), domain::CPU);
+        assert_eq!(e.message(), "XML error: Missing CPU architecture");
+        assert_eq!(
+            msg(&DOC.replace("<cpus num='2'>", "<cpus num='3'>")),
+            "XML error: <cpus num='3'> of NUMA cell 0 lists 2 CPUs"
+        );
+        assert_eq!(
+            msg(&DOC.replace(
+                " siblings='0-1'/>\n            <cpu id='1'",
+                "/>\n            <cpu id='1'"
+            )),
+            "XML error: Missing required attribute 'siblings' in element 'cpu'"
+        );
+        assert_eq!(
+            msg(&DOC.replace("siblings='0-1'", "siblings='1-x'")),
+            "invalid argument: Failed to parse bitmap '1-x'"
+        );
+        assert_eq!(
+            msg(&DOC.replace("cores='8'", "cores='0'")),
+            "XML error: Invalid value for attribute 'cores' in element 'topology': Zero is not permitted"
+        );
+        assert_eq!(
+            msg(&DOC.replace("mode='passthrough'", "mode='host'")),
+            "XML error: Invalid value for attribute 'mode' in element 'maxphysaddr': 'host'."
+        );
+        assert_eq!(
+            msg(&DOC.replace(
+                "<feature name='vme'/>",
+                "<feature name='vme'/><feature name='vme'/>"
+            )),
+            "XML error: CPU feature 'vme' specified more than once"
+        );
+        assert_eq!(
+            msg(&DOC.replace("<cpuselection/>", "<cpuselection/><acpi/>")),
+            "XML error: guest feature <acpi> appears twice in guest arch 'x86_64'"
+        );
+        assert_eq!(
+            msg(&DOC.replace("toggle='yes'", "toggle='maybe'")),
+            "XML error: Invalid value for attribute 'toggle' in element 'acpi': 'maybe'."
+        );
+        assert_eq!(
+            msg(&DOC.replace("<wordsize>64</wordsize>", "<wordsize>wide</wordsize>")),
+            "XML error: invalid value 'wide' of <wordsize> of guest arch 'x86_64': expected a \
+             non-negative integer"
+        );
+        assert_eq!(
+            msg(&DOC.replace("<doi>0</doi>", "")),
+            "XML error: missing <doi> in <secmodel> 'dac'"
+        );
+        let e = Capabilities::parse("<capabilities>").unwrap_err();
+        assert_eq!(
+            (e.code(), e.domain()),
+            (code::XML_DETAIL, domain::CAPABILITIES)
+        );
+        assert!(
+            e.message().starts_with("(capabilities):1: "),
+            "{}",
+            e.message()
+        );
+        assert_eq!(
+            msg("<domainCapabilities/>"),
+            "XML error: expecting root element of 'capabilities', not 'domainCapabilities'"
+        );
+    }
+
+    #[test]
+    fn resctrl_and_hmat_parts_round_trip() {
+        let doc = DOC
+            .replace(
+                "          <cpus num='2'>",
+                "          <cache level='1' associativity='direct' policy='writeback'>
+            <size value='10' unit='KiB'/>
+            <line value='8' unit='B'/>
+          </cache>
+          <cpus num='2'>",
+            )
+            .replace(
+                "      </cells>\n",
+                "      </cells>
+      <interconnects>
+        <latency initiator='0' target='0' cache='1' type='read' value='6'/>
+        <bandwidth initiator='0' target='0' type='access' value='205824' unit='KiB'/>
+      </interconnects>\n",
+            )
+            .replace(
+                "    <secmodel>",
+                "    <cache>
+      <bank id='0' level='3' type='both' size='15' unit='MiB' cpus='0-1'>
+        <control granularity='768' min='1536' unit='KiB' type='both' maxAllocs='4'/>
+      </bank>
+      <monitor level='3' reuseThreshold='270336' maxMonitors='176'>
+        <feature name='llc_occupancy'/>
+      </monitor>
+    </cache>
+    <memory_bandwidth>
+      <node id='0' cpus='0-1'>
+        <control granularity='10' min='10' maxAllocs='4'/>
+      </node>
+      <monitor maxMonitors='176'>
+        <feature name='mbm_total_bytes'/>
+      </monitor>
+    </memory_bandwidth>
+    <secmodel>",
+            );
+        let c = Capabilities::parse(&doc).unwrap();
+        assert_eq!(c.format(), doc);
+        assert_eq!(c.host.caches[0].controls[0].granularity_bytes, 768 * 1024);
+        assert_eq!(c.host.interconnects[0].cache, 1);
+        assert_eq!(c.host.memory_bandwidth.nodes[0].min, 10);
+        assert_eq!(
+            msg(&doc.replace("        <feature name='mbm_total_bytes'/>\n", "")),
+            "XML error: a resctrl <monitor> lists no <feature>"
+        );
+        assert_eq!(
+            msg(&doc.replace(
+                "<control granularity='10' min='10' maxAllocs='4'/>",
+                "<control granularity='10' maxAllocs='4'/><control granularity='20' maxAllocs='4'/>"
+            )),
+            "XML error: memory bandwidth node 0 has more than one <control>"
+        );
+        assert_eq!(
+            msg(&doc.replace("reuseThreshold='270336' ", "")),
+            "XML error: Missing required attribute 'reuseThreshold' in element 'monitor'"
+        );
+    }
+
+    #[test]
+    fn control_units_follow_libvirt() {
+        let ctl = |g: u64, m: u64| {
+            crate::capabilities::tests_support::control(CacheControl {
+                granularity_bytes: g,
+                min_bytes: m,
+                type_: "both".into(),
+                max_allocs: 4,
+            })
+        };
+        assert_eq!(
+            ctl(768 << 10, 1536 << 10),
+            "<control granularity='768' min='1536' unit='KiB' type='both' maxAllocs='4'/>"
+        );
+        // The smaller unit wins.
+        assert_eq!(
+            ctl(3 << 20, 512 << 10),
+            "<control granularity='3072' min='512' unit='KiB' type='both' maxAllocs='4'/>"
+        );
+        assert_eq!(
+            ctl(1 << 10, 2 << 20),
+            "<control granularity='1' min='2048' unit='KiB' type='both' maxAllocs='4'/>"
+        );
+        // libvirt would divide by zero here; the output still reads back.
+        assert_eq!(
+            ctl(0, 3 << 10),
+            "<control granularity='0' min='3072' unit='B' type='both' maxAllocs='4'/>"
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_and_read_back() {
+        let doc = DOC
+            .replace(">pc<", ">p&amp;c&#13;<")
+            .replace("canonical='pc-i440fx-7.2'", "canonical='a&apos;b&#10;'")
+            .replace(">+107:+107<", ">&lt;x&gt;<");
+        let c = Capabilities::parse(&doc).unwrap();
+        assert_eq!(c.guests[0].machines[1].name, "p&c\r");
+        assert_eq!(c.guests[0].machines[1].canonical.as_deref(), Some("a'b\n"));
+        let x = c.format();
+        assert!(
+            x.contains("<machine canonical='a&apos;b&#10;' maxCpus='255'>p&amp;c&#13;</machine>"),
+            "{x}"
+        );
+        assert_eq!(Capabilities::parse(&x).unwrap(), c);
+    }
+}
