@@ -737,11 +737,11 @@ fn format_interconnects(w: &mut Buf, list: &[Interconnect]) {
 fn format_cache_control(c: &CacheControl) -> String {
     let (mut gran, mut unit) = format_int_pretty(c.granularity_bytes);
     let (mut min, min_unit) = format_int_pretty(c.min_bytes);
-    if min != 0 {
+    // Only with a minimum (libvirt: "if (min_short_size)").
+    if let Some(min_div) = c.min_bytes.checked_div(min) {
         // libvirt divides by the granularity's short size; a zero granularity (which libvirt
         // would divide by) counts as bytes here.
         let gran_div = c.granularity_bytes.checked_div(gran).unwrap_or(1);
-        let min_div = c.min_bytes / min;
         if min_div > gran_div {
             min *= min_div / gran_div;
         } else if min_div < gran_div {

@@ -746,7 +746,7 @@ fn scaled_u64(
         Some(u) => unit_bytes(u)?,
     };
     let bytes = value as u128 * scale;
-    if bytes % target != 0 {
+    if !bytes.is_multiple_of(target) {
         return Err(invalid(format!(
             "{what} ({value} {}) is not a whole number of {}",
             unit.unwrap_or("units"),
