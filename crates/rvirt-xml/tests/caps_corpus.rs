@@ -31,7 +31,7 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
         "      <topology sockets='1' cores='2' threads='2'/>",
         "      <topology sockets='1' dies='1' cores='2' threads='2'/>",
         "libvirt before 6.0 printed no dies (read as 1, as virCPUDefParseXML does); guest \
-         features in the order of libvirt before 7.x",
+         features in an older libvirt's order",
     ),
     (
         "caps-test3.xml",
