@@ -101,6 +101,7 @@ pub fn capabilities(host: &HostInfo, guests: &[Arc<QemuCaps>]) -> String {
             memory_kib: c.memory_kib,
             pages: c.pages.iter().map(|(s, n)| (page_kib(*s), *n)).collect(),
             distances: c.distances.clone(),
+            caches: Vec::new(),
             cpus: c
                 .cpus
                 .iter()
@@ -131,7 +132,7 @@ pub fn capabilities(host: &HostInfo, guests: &[Arc<QemuCaps>]) -> String {
             },
             page_sizes: host.page_sizes.iter().map(|p| page_kib(*p)).collect(),
             power_management: Vec::new(),
-            iommu: host.iommu,
+            iommu: Some(host.iommu),
             migration: Some(Migration {
                 live: true,
                 uri_transports: vec!["tcp".into(), "rdma".into()],
@@ -147,6 +148,7 @@ pub fn capabilities(host: &HostInfo, guests: &[Arc<QemuCaps>]) -> String {
                     type_: b.kind.clone(),
                     size_bytes: b.size_bytes,
                     cpus: parse_cpu_list(&b.cpus),
+                    controls: Vec::new(),
                 })
                 .collect(),
             secmodels: vec![
@@ -161,6 +163,7 @@ pub fn capabilities(host: &HostInfo, guests: &[Arc<QemuCaps>]) -> String {
                     base_labels: vec![("kvm".into(), label.clone()), ("qemu".into(), label)],
                 },
             ],
+            ..Default::default()
         },
         guests: sorted.into_iter().map(|g| guest(g)).collect(),
         pool_types: Vec::new(),

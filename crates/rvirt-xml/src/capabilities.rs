@@ -1,13 +1,16 @@
 //! Host capabilities (`virConnectGetCapabilities`): the typed model of `virCaps` and its
 //! formatting, byte for byte as libvirt 9.0's `virCapabilitiesFormatXML` (including its blank
 //! separator lines). Drivers build the model; [`Capabilities::test_driver`] builds the one
-//! libvirt's test driver reports.
+//! libvirt's test driver reports; clients read a document they received with
+//! [`Capabilities::parse`] (`capabilities_parse.rs`).
 //!
-//! Not modelled: memory bandwidth, resctrl cache controls and monitors, NUMA cell caches and
-//! interconnects (libvirt reports them only on hosts with resctrl or HMAT).
+//! Everything libvirt 9.0 prints is modelled, including resctrl cache controls and monitors,
+//! memory bandwidth, and HMAT NUMA caches and interconnects. libvirt prints most strings
+//! without escaping; we escape them (`<>&'"`, and line breaks where a parser would fold them),
+//! so that the output is always well-formed, which changes bytes only for such strings.
 
 use crate::conf::{uuid_format, Buf};
-use crate::writer::escape;
+use crate::domcaps::{esc_attr, esc_text};
 
 /// One CPU of a NUMA cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +38,88 @@ pub struct NumaCell {
     pub pages: Vec<(u32, u64)>,
     /// `(sibling cell id, distance)`; zero distances are omitted.
     pub distances: Vec<(u32, u32)>,
+    /// Memory-side caches (HMAT, `<cache level=…>`).
+    pub caches: Vec<NumaCache>,
     /// CPUs.
     pub cpus: Vec<CellCpu>,
+}
+
+/// `associativity=` of a NUMA cell cache (`virNumaCacheAssociativity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheAssociativity {
+    /// `none` (not printed).
+    #[default]
+    None,
+    /// `direct`.
+    Direct,
+    /// `full`.
+    Full,
+}
+
+/// `policy=` of a NUMA cell cache (`virNumaCachePolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CachePolicy {
+    /// `none` (not printed).
+    #[default]
+    None,
+    /// `writeback`.
+    Writeback,
+    /// `writethrough`.
+    Writethrough,
+}
+
+/// A memory-side cache of a NUMA cell (`virNumaCache`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NumaCache {
+    /// `level=`.
+    pub level: u32,
+    /// `associativity=`.
+    pub associativity: CacheAssociativity,
+    /// `policy=`.
+    pub policy: CachePolicy,
+    /// `<size>` in KiB.
+    pub size_kib: u64,
+    /// `<line>` in bytes (0 omits it).
+    pub line_bytes: u32,
+}
+
+/// Whether an interconnect entry is a `<latency>` or a `<bandwidth>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterconnectKind {
+    /// `<latency>` (nanoseconds).
+    Latency,
+    /// `<bandwidth>` (KiB per second).
+    Bandwidth,
+}
+
+/// `type=` of an interconnect entry (`virMemoryLatency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryAccess {
+    /// `none` (libvirt's unset value).
+    None,
+    /// `access`.
+    Access,
+    /// `read`.
+    Read,
+    /// `write`.
+    Write,
+}
+
+/// One HMAT `<interconnects>` entry (`virNumaInterconnect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interconnect {
+    /// Latency or bandwidth.
+    pub kind: InterconnectKind,
+    /// `initiator=` cell.
+    pub initiator: u32,
+    /// `target=` cell.
+    pub target: u32,
+    /// `cache=` level (0 omits it).
+    pub cache: u32,
+    /// `type=`.
+    pub access: MemoryAccess,
+    /// `value=` (nanoseconds, or KiB/s for bandwidth).
+    pub value: u64,
 }
 
 /// A security model (`virCapsHostSecModel`).
@@ -99,7 +182,55 @@ pub struct HostCpuDef {
     pub features: Vec<String>,
 }
 
-/// A host cache bank (`virCapsHostCacheBank`, without resctrl controls).
+/// A resctrl allocation `<control>` of a cache bank (`virResctrlInfoPerCache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheControl {
+    /// Allocation granularity in bytes.
+    pub granularity_bytes: u64,
+    /// Minimal allocation in bytes (0 omits `min=`).
+    pub min_bytes: u64,
+    /// `type=` (`both`, `code`, `data`).
+    pub type_: String,
+    /// `maxAllocs=`.
+    pub max_allocs: u32,
+}
+
+/// A resctrl `<monitor>` (`virResctrlInfoMon`) of the caches or of memory bandwidth.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResctrlMonitor {
+    /// `(level, reuseThreshold)`: only cache monitors have them.
+    pub cache: Option<(u32, u32)>,
+    /// `maxMonitors=`.
+    pub max_monitors: u32,
+    /// Feature names (`llc_occupancy`, `mbm_total_bytes`, …); none omits the monitor.
+    pub features: Vec<String>,
+}
+
+/// A memory bandwidth `<node>` (`virCapsHostMemBWNode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemBwNode {
+    /// `id=`.
+    pub id: u32,
+    /// The node's CPUs.
+    pub cpus: Vec<u32>,
+    /// `<control granularity=…>` in percent.
+    pub granularity: u32,
+    /// `<control min=…>` in percent.
+    pub min: u32,
+    /// `<control maxAllocs=…>`.
+    pub max_allocs: u32,
+}
+
+/// `<memory_bandwidth>` (`virCapsHostMemBW`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemoryBandwidth {
+    /// Nodes.
+    pub nodes: Vec<MemBwNode>,
+    /// Monitor.
+    pub monitor: Option<ResctrlMonitor>,
+}
+
+/// A host cache bank (`virCapsHostCacheBank`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheBank {
     /// `id=`.
@@ -112,6 +243,8 @@ pub struct CacheBank {
     pub size_bytes: u64,
     /// The CPUs sharing it.
     pub cpus: Vec<u32>,
+    /// resctrl allocation controls.
+    pub controls: Vec<CacheControl>,
 }
 
 /// `<host>` (`virCapsHost`).
@@ -129,16 +262,23 @@ pub struct Host {
     pub page_sizes: Vec<u32>,
     /// Power management targets (`suspend_mem`, `suspend_disk`, `suspend_hybrid`).
     pub power_management: Vec<String>,
-    /// Whether the host has an IOMMU.
-    pub iommu: bool,
+    /// Whether the host has an IOMMU; `None` leaves `<iommu>` out (libvirt before 4.5 did
+    /// not report it).
+    pub iommu: Option<bool>,
     /// Migration support.
     pub migration: Option<Migration>,
     /// `<netprefix>`.
     pub netprefix: Option<String>,
     /// NUMA topology; `Some(vec![])` prints an empty `<cells num='0'>`.
     pub numa: Option<Vec<NumaCell>>,
+    /// HMAT `<interconnects>` of the NUMA topology (printed only with `numa`).
+    pub interconnects: Vec<Interconnect>,
     /// Cache banks (`<cache>`).
     pub caches: Vec<CacheBank>,
+    /// The cache monitor (`<cache><monitor>`).
+    pub cache_monitor: Option<ResctrlMonitor>,
+    /// `<memory_bandwidth>`.
+    pub memory_bandwidth: MemoryBandwidth,
     /// Security models.
     pub secmodels: Vec<SecModel>,
 }
@@ -249,10 +389,15 @@ pub fn format_id_list(ids: &[u32]) -> String {
     out.join(",")
 }
 
+/// `<name>value</name>`, the value escaped.
+fn text(w: &mut Buf, name: &str, value: &str) {
+    w.line(&format!("<{name}>{}</{name}>", esc_text(value)));
+}
+
 fn format_machine(w: &mut Buf, m: &Machine, with_deprecated: bool) {
     let mut l = String::from("<machine");
     if let Some(c) = &m.canonical {
-        l.push_str(&format!(" canonical='{c}'"));
+        l.push_str(&format!(" canonical='{}'", esc_attr(c)));
     }
     if m.max_cpus > 0 {
         l.push_str(&format!(" maxCpus='{}'", m.max_cpus));
@@ -260,7 +405,7 @@ fn format_machine(w: &mut Buf, m: &Machine, with_deprecated: bool) {
     if with_deprecated && m.deprecated {
         l.push_str(" deprecated='yes'");
     }
-    l.push_str(&format!(">{}</machine>", m.name));
+    l.push_str(&format!(">{}</machine>", esc_text(&m.name)));
     w.line(&l);
 }
 
@@ -279,7 +424,7 @@ impl Capabilities {
             w.open("<pool>");
             w.open("<enum name='type'>");
             for t in &self.pool_types {
-                w.line(&format!("<value>{t}</value>"));
+                text(&mut w, "value", t);
             }
             w.close("enum");
             w.close("pool");
@@ -294,7 +439,11 @@ impl Capabilities {
         let h = &self.host;
         // virUUIDIsValid: a UUID of sixteen equal bytes is "none".
         let uuid = h.uuid.filter(|u| u.iter().any(|b| *b != u[0]));
-        if uuid.is_none() && h.arch.is_none() && h.power_management.is_empty() && !h.iommu {
+        if uuid.is_none()
+            && h.arch.is_none()
+            && h.power_management.is_empty()
+            && h.iommu != Some(true)
+        {
             return;
         }
         w.open("<host>");
@@ -303,7 +452,7 @@ impl Capabilities {
         }
         w.open("<cpu>");
         if let Some(a) = &h.arch {
-            w.line(&format!("<arch>{a}</arch>"));
+            text(w, "arch", a);
         }
         if !h.features.is_empty() {
             w.open("<features>");
@@ -326,10 +475,12 @@ impl Capabilities {
             }
             w.close("power_management");
         }
-        w.line(&format!(
-            "<iommu support='{}'/>",
-            if h.iommu { "yes" } else { "no" }
-        ));
+        if let Some(iommu) = h.iommu {
+            w.line(&format!(
+                "<iommu support='{}'/>",
+                if iommu { "yes" } else { "no" }
+            ));
+        }
         if let Some(m) = &h.migration {
             w.open("<migration_features>");
             if m.live {
@@ -338,78 +489,81 @@ impl Capabilities {
             if !m.uri_transports.is_empty() {
                 w.open("<uri_transports>");
                 for t in &m.uri_transports {
-                    w.line(&format!("<uri_transport>{t}</uri_transport>"));
+                    text(w, "uri_transport", t);
                 }
                 w.close("uri_transports");
             }
             w.close("migration_features");
         }
         if let Some(n) = &h.netprefix {
-            w.line(&format!("<netprefix>{n}</netprefix>"));
+            text(w, "netprefix", n);
         }
         if let Some(cells) = &h.numa {
             w.open("<topology>");
             w.open(&format!("<cells num='{}'>", cells.len()));
             for c in cells {
-                w.open(&format!("<cell id='{}'>", c.id));
-                if c.memory_kib != 0 {
-                    w.line(&format!("<memory unit='KiB'>{}</memory>", c.memory_kib));
-                }
-                for (size, avail) in &c.pages {
-                    w.line(&format!("<pages unit='KiB' size='{size}'>{avail}</pages>"));
-                }
-                let d: Vec<&(u32, u32)> = c.distances.iter().filter(|d| d.1 != 0).collect();
-                if !d.is_empty() {
-                    w.open("<distances>");
-                    for (id, v) in d {
-                        w.line(&format!("<sibling id='{id}' value='{v}'/>"));
-                    }
-                    w.close("distances");
-                }
-                if c.cpus.is_empty() {
-                    w.line("<cpus num='0'/>");
-                } else {
-                    w.open(&format!("<cpus num='{}'>", c.cpus.len()));
-                    for cpu in &c.cpus {
-                        match &cpu.siblings {
-                            Some(s) => w.line(&format!(
-                                "<cpu id='{}' socket_id='{}' die_id='{}' core_id='{}' siblings='{}'/>",
-                                cpu.id,
-                                cpu.socket_id,
-                                cpu.die_id,
-                                cpu.core_id,
-                                format_id_list(s)
-                            )),
-                            None => w.line(&format!("<cpu id='{}'/>", cpu.id)),
-                        }
-                    }
-                    w.close("cpus");
-                }
-                w.close("cell");
+                format_cell(w, c);
             }
             w.close("cells");
+            format_interconnects(w, &h.interconnects);
             w.close("topology");
         }
-        if !h.caches.is_empty() {
+        if !h.caches.is_empty() || h.cache_monitor.is_some() {
             w.open("<cache>");
             for b in &h.caches {
                 let (size, unit) = format_int_pretty(b.size_bytes);
-                w.line(&format!(
-                    "<bank id='{}' level='{}' type='{}' size='{size}' unit='{unit}' cpus='{}'/>",
+                let attrs = format!(
+                    "id='{}' level='{}' type='{}' size='{size}' unit='{unit}' cpus='{}'",
                     b.id,
                     b.level,
-                    b.type_,
+                    esc_attr(&b.type_),
                     format_id_list(&b.cpus)
-                ));
+                );
+                if b.controls.is_empty() {
+                    w.line(&format!("<bank {attrs}/>"));
+                    continue;
+                }
+                w.open(&format!("<bank {attrs}>"));
+                for c in &b.controls {
+                    w.line(&format_cache_control(c));
+                }
+                w.close("bank");
+            }
+            if let Some(m) = &h.cache_monitor {
+                format_monitor(w, m);
             }
             w.close("cache");
         }
+        let bw = &h.memory_bandwidth;
+        if !bw.nodes.is_empty() || bw.monitor.is_some() {
+            w.open("<memory_bandwidth>");
+            for n in &bw.nodes {
+                w.open(&format!(
+                    "<node id='{}' cpus='{}'>",
+                    n.id,
+                    format_id_list(&n.cpus)
+                ));
+                w.line(&format!(
+                    "<control granularity='{}' min='{}' maxAllocs='{}'/>",
+                    n.granularity, n.min, n.max_allocs
+                ));
+                w.close("node");
+            }
+            if let Some(m) = &bw.monitor {
+                format_monitor(w, m);
+            }
+            w.close("memory_bandwidth");
+        }
         for s in &h.secmodels {
             w.open("<secmodel>");
-            w.line(&format!("<model>{}</model>", s.model));
-            w.line(&format!("<doi>{}</doi>", s.doi));
+            text(w, "model", &s.model);
+            text(w, "doi", &s.doi);
             for (t, l) in &s.base_labels {
-                w.line(&format!("<baselabel type='{t}'>{l}</baselabel>"));
+                w.line(&format!(
+                    "<baselabel type='{}'>{}</baselabel>",
+                    esc_attr(t),
+                    esc_text(l)
+                ));
             }
             w.close("secmodel");
         }
@@ -436,6 +590,7 @@ impl Capabilities {
                     memory_kib: *mem,
                     pages,
                     distances: Vec::new(),
+                    caches: Vec::new(),
                     cpus: cpus.clone(),
                 }
             })
@@ -467,7 +622,7 @@ impl Capabilities {
                 arch: Some("i686".into()),
                 features: vec!["pae".into(), "nonpae".into()],
                 page_sizes,
-                iommu,
+                iommu: Some(iommu),
                 numa: Some(numa),
                 secmodels: vec![SecModel {
                     model: "testSecurity".into(),
@@ -480,6 +635,147 @@ impl Capabilities {
             pool_types: Vec::new(),
         }
     }
+}
+
+/// One `<cell>` of `virCapabilitiesHostNUMAFormat`.
+fn format_cell(w: &mut Buf, c: &NumaCell) {
+    w.open(&format!("<cell id='{}'>", c.id));
+    if c.memory_kib != 0 {
+        w.line(&format!("<memory unit='KiB'>{}</memory>", c.memory_kib));
+    }
+    for (size, avail) in &c.pages {
+        w.line(&format!("<pages unit='KiB' size='{size}'>{avail}</pages>"));
+    }
+    let d: Vec<&(u32, u32)> = c.distances.iter().filter(|d| d.1 != 0).collect();
+    if !d.is_empty() {
+        w.open("<distances>");
+        for (id, v) in d {
+            w.line(&format!("<sibling id='{id}' value='{v}'/>"));
+        }
+        w.close("distances");
+    }
+    for cache in &c.caches {
+        format_numa_cache(w, cache);
+    }
+    if c.cpus.is_empty() {
+        w.line("<cpus num='0'/>");
+    } else {
+        w.open(&format!("<cpus num='{}'>", c.cpus.len()));
+        for cpu in &c.cpus {
+            match &cpu.siblings {
+                Some(s) => w.line(&format!(
+                    "<cpu id='{}' socket_id='{}' die_id='{}' core_id='{}' siblings='{}'/>",
+                    cpu.id,
+                    cpu.socket_id,
+                    cpu.die_id,
+                    cpu.core_id,
+                    format_id_list(s)
+                )),
+                None => w.line(&format!("<cpu id='{}'/>", cpu.id)),
+            }
+        }
+        w.close("cpus");
+    }
+    w.close("cell");
+}
+
+/// `virNumaCacheFormat` for one cache.
+fn format_numa_cache(w: &mut Buf, c: &NumaCache) {
+    let mut l = format!("<cache level='{}'", c.level);
+    match c.associativity {
+        CacheAssociativity::None => {}
+        CacheAssociativity::Direct => l.push_str(" associativity='direct'"),
+        CacheAssociativity::Full => l.push_str(" associativity='full'"),
+    }
+    match c.policy {
+        CachePolicy::None => {}
+        CachePolicy::Writeback => l.push_str(" policy='writeback'"),
+        CachePolicy::Writethrough => l.push_str(" policy='writethrough'"),
+    }
+    l.push('>');
+    w.open(&l);
+    w.line(&format!("<size value='{}' unit='KiB'/>", c.size_kib));
+    if c.line_bytes != 0 {
+        w.line(&format!("<line value='{}' unit='B'/>", c.line_bytes));
+    }
+    w.close("cache");
+}
+
+/// `virNumaInterconnectFormat`.
+fn format_interconnects(w: &mut Buf, list: &[Interconnect]) {
+    if list.is_empty() {
+        return;
+    }
+    w.open("<interconnects>");
+    for i in list {
+        let elem = match i.kind {
+            InterconnectKind::Latency => "latency",
+            InterconnectKind::Bandwidth => "bandwidth",
+        };
+        let mut l = format!("<{elem} initiator='{}' target='{}'", i.initiator, i.target);
+        if i.cache > 0 {
+            l.push_str(&format!(" cache='{}'", i.cache));
+        }
+        let access = match i.access {
+            MemoryAccess::None => "none",
+            MemoryAccess::Access => "access",
+            MemoryAccess::Read => "read",
+            MemoryAccess::Write => "write",
+        };
+        l.push_str(&format!(" type='{access}' value='{}'", i.value));
+        if i.kind == InterconnectKind::Bandwidth {
+            l.push_str(" unit='KiB'");
+        }
+        l.push_str("/>");
+        w.line(&l);
+    }
+    w.close("interconnects");
+}
+
+/// A cache bank's `<control>`: granularity and minimum share one unit, the smaller of their
+/// two pretty-printed units (libvirt's `virCapabilitiesFormatCaches`).
+fn format_cache_control(c: &CacheControl) -> String {
+    let (mut gran, mut unit) = format_int_pretty(c.granularity_bytes);
+    let (mut min, min_unit) = format_int_pretty(c.min_bytes);
+    // Only with a minimum (libvirt: "if (min_short_size)").
+    if let Some(min_div) = c.min_bytes.checked_div(min) {
+        // libvirt divides by the granularity's short size; a zero granularity (which libvirt
+        // would divide by) counts as bytes here.
+        let gran_div = c.granularity_bytes.checked_div(gran).unwrap_or(1);
+        if min_div > gran_div {
+            min *= min_div / gran_div;
+        } else if min_div < gran_div {
+            unit = min_unit;
+            gran *= gran_div / min_div;
+        }
+    }
+    let mut l = format!("<control granularity='{gran}'");
+    if min != 0 {
+        l.push_str(&format!(" min='{min}'"));
+    }
+    l.push_str(&format!(
+        " unit='{unit}' type='{}' maxAllocs='{}'/>",
+        esc_attr(&c.type_),
+        c.max_allocs
+    ));
+    l
+}
+
+/// `virCapabilitiesFormatResctrlMonitor`: nothing without features.
+fn format_monitor(w: &mut Buf, m: &ResctrlMonitor) {
+    if m.features.is_empty() {
+        return;
+    }
+    let mut l = String::from("<monitor ");
+    if let Some((level, reuse)) = m.cache {
+        l.push_str(&format!("level='{level}' reuseThreshold='{reuse}' "));
+    }
+    l.push_str(&format!("maxMonitors='{}'>", m.max_monitors));
+    w.open(&l);
+    for f in &m.features {
+        w.line(&format!("<feature name='{}'/>", esc_attr(f)));
+    }
+    w.close("monitor");
 }
 
 /// `virFormatIntPretty`: a byte count in the largest binary unit that divides it.
@@ -501,10 +797,10 @@ pub fn format_int_pretty(val: u64) -> (u64, &'static str) {
 /// `virCPUDefFormatBuf` for a host-type CPU definition.
 fn format_host_cpu(w: &mut Buf, c: &HostCpuDef) {
     if let Some(m) = &c.model {
-        w.line(&format!("<model>{}</model>", escape(m)));
+        text(w, "model", m);
     }
     if let Some(v) = &c.vendor {
-        w.line(&format!("<vendor>{}</vendor>", escape(v)));
+        text(w, "vendor", v);
     }
     if let Some(m) = c.microcode.filter(|m| *m != 0) {
         w.line(&format!("<microcode version='{m}'/>"));
@@ -541,36 +837,45 @@ fn format_host_cpu(w: &mut Buf, c: &HostCpuDef) {
         }
     }
     for f in &c.features {
-        w.line(&format!("<feature name='{f}'/>"));
+        w.line(&format!("<feature name='{}'/>", esc_attr(f)));
     }
+}
+
+/// The position of a guest feature in libvirt's fixed order (unknown names last).
+pub(crate) fn guest_feature_rank(name: &str) -> usize {
+    GUEST_FEATURE_ORDER
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(usize::MAX)
 }
 
 fn format_guest(w: &mut Buf, g: &Guest) {
     w.open("<guest>");
-    w.line(&format!("<os_type>{}</os_type>", g.os_type));
-    w.line(&format!("<arch name='{}'>", g.arch));
+    text(w, "os_type", &g.os_type);
+    w.line(&format!("<arch name='{}'>", esc_attr(&g.arch)));
     w.indent();
     w.line(&format!("<wordsize>{}</wordsize>", g.wordsize));
     if let Some(e) = &g.emulator {
-        w.line(&format!("<emulator>{e}</emulator>"));
+        w.line(&format!("<emulator>{}</emulator>", esc_text(e)));
     }
     if let Some(l) = &g.loader {
-        w.line(&format!("<loader>{l}</loader>"));
+        w.line(&format!("<loader>{}</loader>", esc_text(l)));
     }
     for m in &g.machines {
         format_machine(w, m, true);
     }
     for d in &g.domains {
+        let t = esc_attr(&d.type_);
         if d.emulator.is_none() && d.loader.is_none() && d.machines.is_empty() {
-            w.line(&format!("<domain type='{}'/>", d.type_));
+            w.line(&format!("<domain type='{t}'/>"));
             continue;
         }
-        w.open(&format!("<domain type='{}'>", d.type_));
+        w.open(&format!("<domain type='{t}'>"));
         if let Some(e) = &d.emulator {
-            w.line(&format!("<emulator>{e}</emulator>"));
+            w.line(&format!("<emulator>{}</emulator>", esc_text(e)));
         }
         if let Some(l) = &d.loader {
-            w.line(&format!("<loader>{l}</loader>"));
+            w.line(&format!("<loader>{}</loader>", esc_text(l)));
         }
         for m in &d.machines {
             format_machine(w, m, false);
@@ -579,12 +884,7 @@ fn format_guest(w: &mut Buf, g: &Guest) {
     }
     w.close("arch");
     let mut feats: Vec<&GuestFeature> = g.features.iter().collect();
-    feats.sort_by_key(|f| {
-        GUEST_FEATURE_ORDER
-            .iter()
-            .position(|n| *n == f.name)
-            .unwrap_or(usize::MAX)
-    });
+    feats.sort_by_key(|f| guest_feature_rank(&f.name));
     if !feats.is_empty() {
         w.open("<features>");
         for f in feats {
@@ -602,6 +902,15 @@ fn format_guest(w: &mut Buf, g: &Guest) {
     }
     w.close("guest");
     w.blank();
+}
+
+/// Internals the parser's tests check directly.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// One `<control>` line.
+    pub(crate) fn control(c: super::CacheControl) -> String {
+        super::format_cache_control(&c)
+    }
 }
 
 #[cfg(test)]
@@ -643,6 +952,7 @@ mod tests {
             type_: "both".into(),
             size_bytes: 32 << 20,
             cpus: vec![0, 1, 2, 3],
+            controls: Vec::new(),
         }];
         let x = c.format();
         // An all-equal UUID is not a UUID (virUUIDIsValid); microcode 0 is not printed.

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod capabilities;
+mod capabilities_parse;
 pub mod conf;
 pub mod domain;
 pub mod domcaps;

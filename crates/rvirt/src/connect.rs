@@ -124,6 +124,26 @@ impl Connect {
     pub async fn get_capabilities(&self) -> Result<String> {
         self.inner.driver.connect_get_capabilities().await
     }
+    /// `virConnectGetCapabilities`, read into the typed model: the host (CPU, NUMA topology,
+    /// caches, security models, …) and the guests it can run. A document the model cannot read
+    /// fails with `VIR_ERR_XML_ERROR` naming the element.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let conn = rvirt::Connect::open(Some("test:///default")).await.unwrap();
+    /// let caps = conn.capabilities().await.unwrap();
+    /// assert_eq!(caps.host.arch.as_deref(), Some("i686"));
+    /// assert_eq!(caps.host.numa.as_ref().map(Vec::len), Some(2));
+    /// assert_eq!(caps.guests[0].os_type, "hvm");
+    /// // The model formats back to the daemon's bytes.
+    /// assert_eq!(caps.format(), conn.get_capabilities().await.unwrap());
+    /// # }
+    /// ```
+    pub async fn capabilities(&self) -> Result<rvirt_xml::capabilities::Capabilities> {
+        let xml = self.get_capabilities().await?;
+        Ok(rvirt_xml::capabilities::Capabilities::parse(&xml)?)
+    }
     /// `virConnectGetSysinfo`.
     pub async fn get_sysinfo(&self, flags: u32) -> Result<String> {
         self.inner.driver.connect_get_sysinfo(flags).await
