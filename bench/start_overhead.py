@@ -767,8 +767,9 @@ def main():
         "minutes": (time.monotonic() - started) / 60, "load_start": load_start,
         "work": work, "commit": commit, "load_min": min(loads), "load_max": max(loads), "load_end": os.getloadavg()[0],
         "load_note": f"(CPUs {100 * busy:.0f}% busy over the run, counting the benchmark's own QEMU, which keeps "
-                     "one CPU busy while it boots; the machine is shared with other builds and a fuzzer, so "
-                     "expect noise — the rounds are paired for that).",
+                     "one CPU busy while it boots"
+                     + ("; other work shared the machine, so expect noise — the rounds are paired for that)."
+                        if busy > 0.6 else "; nothing else ran).")
     }
     if args.save:
         with open(args.save, "w") as f:
