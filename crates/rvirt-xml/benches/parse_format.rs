@@ -6,6 +6,9 @@
 //! (`<target>/libvirt-src/libvirt-*`, see `scripts/fetch-libvirt-src.sh`); without either, the
 //! largest golden input under `tests/data/domain` is used instead.
 //!
+//! Then parse + format of generated domains with 250 … 4000 virtio disks, per disk, to show
+//! that the cost grows linearly with the document.
+//!
 //! Run with `cargo bench -p rvirt-xml --bench parse_format` (`-- ITERATIONS` to change the count).
 
 use rvirt_xml::domain::{format, parse, FormatOpts};
@@ -74,6 +77,37 @@ fn document() -> (PathBuf, String) {
     (path, text)
 }
 
+/// `virtio-disk` target name number `i` (vda … vdz, vdaa, …), as libvirt counts them.
+fn disk_name(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'a' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    format!("vd{}", String::from_utf8(s).unwrap())
+}
+
+/// A domain with `n` file-backed virtio disks.
+fn many_disks(n: usize) -> String {
+    let mut x = String::from(
+        "<domain type='kvm'><name>many</name><memory>1048576</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>",
+    );
+    for i in 0..n {
+        let t = disk_name(i);
+        x.push_str(&format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='raw'/>\
+             <source file='/var/lib/images/{t}.img'/><target dev='{t}' bus='virtio'/></disk>"
+        ));
+    }
+    x.push_str("</devices></domain>");
+    x
+}
+
 fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();
     let mean = v.iter().sum::<Duration>() / v.len() as u32;
@@ -121,4 +155,21 @@ fn main() {
             "MISSED"
         }
     );
+    println!("generated domains, parse + format (median of 5):");
+    for n in [250, 500, 1000, 2000, 4000] {
+        let text = many_disks(n);
+        let v: Vec<Duration> = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                let def = parse(&text).expect("generated document parses");
+                std::hint::black_box(format(&def, FormatOpts::default()));
+                start.elapsed()
+            })
+            .collect();
+        let (_, median, _) = stats(v);
+        println!(
+            "  {n:5} disks  {median:>10.2?}  {:>8.2?} per disk",
+            median / n as u32
+        );
+    }
 }

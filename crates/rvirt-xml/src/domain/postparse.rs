@@ -20,7 +20,7 @@ pub(super) fn run(def: &mut DomainDef) -> Result<()> {
             .filter_map(|h| h.drive_address())
             .collect();
         devices::disk_post_parse(&mut def.devices.disks[i], &scsi_hostdevs)?;
-        devices::expand_group_iotune(&mut def.devices.disks);
+        devices::expand_group_iotune(&mut def.devices.disks, i);
         devices::disk_check_features(&def.devices.disks[i])?;
     }
     for i in 0..def.devices.hostdevs.len() {
@@ -389,18 +389,31 @@ fn validate(def: &DomainDef) -> Result<()> {
     devices::validate_devices(def)?;
     super::tune::validate_resource(def.resource.as_ref())?;
     let d = &def.devices;
-    for (i, a) in d.disks.iter().enumerate() {
-        for b in &d.disks[i + 1..] {
-            if let (Some(x), Some(y)) = (&a.target, &b.target) {
-                if x == y {
-                    return Err(xml_error(format!(
-                        "target '{x}' duplicated for disk sources '{}' and '{}'",
-                        a.source.path.as_deref().unwrap_or("<null>"),
-                        b.source.path.as_deref().unwrap_or("<null>")
-                    )));
-                }
-            }
+    // libvirt compares every pair and reports the first disk (in order) whose target repeats,
+    // with the first later disk sharing it: the same pair, found in one pass.
+    let mut seen: std::collections::HashMap<&str, (usize, Option<usize>)> =
+        std::collections::HashMap::new();
+    for (j, disk) in d.disks.iter().enumerate() {
+        if let Some(t) = disk.target.as_deref() {
+            seen.entry(t)
+                .and_modify(|(_, second)| {
+                    second.get_or_insert(j);
+                })
+                .or_insert((j, None));
         }
+    }
+    if let Some((i, j)) = seen
+        .values()
+        .filter_map(|&(i, second)| second.map(|j| (i, j)))
+        .min()
+    {
+        let (a, b) = (&d.disks[i], &d.disks[j]);
+        return Err(xml_error(format!(
+            "target '{}' duplicated for disk sources '{}' and '{}'",
+            a.target.as_deref().unwrap_or(""),
+            a.source.path.as_deref().unwrap_or("<null>"),
+            b.source.path.as_deref().unwrap_or("<null>")
+        )));
     }
     // virDomainDefHostdevValidate
     let mut ramfb = false;

@@ -405,19 +405,37 @@ pub(crate) fn disk_name_to_index(name: &str) -> Option<u32> {
     Some(idx as u32)
 }
 
-/// `virDomainDiskInsert`: keeps disks of one bus ordered by target index.
-pub(super) fn insert(disks: &mut Vec<Disk>, disk: Disk) {
+/// What `virDomainDiskInsert` compares of a disk: its bus and, when it has a target, the
+/// target's index (-1 for a name that has none).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InsertKey {
+    bus: DiskBus,
+    target: Option<i64>,
+}
+
+impl InsertKey {
+    pub(super) fn of(disk: &Disk) -> InsertKey {
+        InsertKey {
+            bus: disk.bus,
+            target: disk
+                .target
+                .as_deref()
+                .map(|t| disk_name_to_index(t).map_or(-1, i64::from)),
+        }
+    }
+}
+
+/// `virDomainDiskInsert`: keeps disks of one bus ordered by target index. `keys` holds
+/// [`InsertKey::of`] for each disk already in `disks` and is kept in step, so that each
+/// comparison is two integers rather than two name parses.
+pub(super) fn insert(disks: &mut Vec<Disk>, keys: &mut Vec<InsertKey>, disk: Disk) {
+    let new = InsertKey::of(&disk);
     let mut insert_at: Option<usize> = None;
-    let new_idx = disk.target.as_deref().and_then(disk_name_to_index);
-    for i in (0..disks.len()).rev() {
-        let d = &disks[i];
-        if d.bus != disk.bus {
+    for (i, cur) in keys.iter().enumerate().rev() {
+        if cur.bus != new.bus {
             continue;
         }
-        let cur_idx = d.target.as_deref().and_then(disk_name_to_index);
-        let later = d.target.is_some()
-            && disk.target.is_some()
-            && cur_idx.map_or(-1, |x| x as i64) > new_idx.map_or(-1, |x| x as i64);
+        let later = matches!((cur.target, new.target), (Some(c), Some(n)) if c > n);
         if later {
             insert_at = Some(i);
         } else if insert_at.is_none() {
@@ -425,8 +443,14 @@ pub(super) fn insert(disks: &mut Vec<Disk>, disk: Disk) {
         }
     }
     match insert_at {
-        Some(i) => disks.insert(i, disk),
-        None => disks.push(disk),
+        Some(i) => {
+            disks.insert(i, disk);
+            keys.insert(i, new);
+        }
+        None => {
+            disks.push(disk);
+            keys.push(new);
+        }
     }
 }
 
@@ -492,22 +516,20 @@ pub(crate) fn check_features(disk: &Disk) -> Result<()> {
     Ok(())
 }
 
-/// `virDomainDiskExpandGroupIoTune`: a disk naming an I/O group without limits takes the
-/// group's limits from the first disk that has them.
-pub(crate) fn expand_group_iotune(disks: &mut [Disk]) {
-    for i in 0..disks.len() {
-        let Some(g) = disks[i].iotune.group_name.clone() else {
-            continue;
-        };
-        if disks[i].iotune.has_any() {
-            continue;
-        }
-        if let Some(src) = disks
-            .iter()
-            .find(|d| d.iotune.group_name.as_deref() == Some(&g) && d.iotune.has_any())
-        {
-            disks[i].iotune = src.iotune.clone();
-        }
+/// `virDomainDiskExpandGroupIoTune` for disk `i`: a disk naming an I/O group without limits
+/// takes the group's limits from the first disk that has them.
+pub(crate) fn expand_group_iotune(disks: &mut [Disk], i: usize) {
+    let Some(g) = disks[i].iotune.group_name.as_deref() else {
+        return;
+    };
+    if disks[i].iotune.has_any() {
+        return;
+    }
+    if let Some(src) = disks
+        .iter()
+        .find(|d| d.iotune.group_name.as_deref() == Some(g) && d.iotune.has_any())
+    {
+        disks[i].iotune = src.iotune.clone();
     }
 }
 

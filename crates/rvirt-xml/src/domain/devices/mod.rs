@@ -272,9 +272,10 @@ pub(super) fn parse(root: Node, os: &Os, virt: VirtType) -> Result<Devices> {
     };
     let disk_nodes = select(root, "devices/disk");
     d.disks.reserve_exact(disk_nodes.len());
+    let mut keys = Vec::with_capacity(disk_nodes.len());
     for n in disk_nodes {
         let disk = disk::parse(n)?;
-        disk::insert(&mut d.disks, disk);
+        disk::insert(&mut d.disks, &mut keys, disk);
     }
     controller::parse_all(root, &mut d.controllers)?;
     let usb_none = d
