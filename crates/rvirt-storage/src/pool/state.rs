@@ -301,12 +301,23 @@ impl DriverLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::sys(format!("Failed to open pid file '{shown}'"), &e))?;
-        // SAFETY: flock on an open descriptor.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } < 0 {
-            return Err(Error::sys(
-                format!("Failed to acquire pid file '{shown}'"),
-                &std::io::Error::last_os_error(),
-            ));
+        // A lock just released can still be held for a moment by a process forked elsewhere in
+        // this daemon (fork copies the descriptor until exec closes it), so a busy lock is
+        // retried briefly before another daemon is assumed to hold it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            // SAFETY: flock on an open descriptor.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) || std::time::Instant::now() > deadline {
+                return Err(Error::sys(
+                    format!("Failed to acquire pid file '{shown}'"),
+                    &e,
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         use std::io::Write;
         f.set_len(0)
