@@ -21,7 +21,7 @@
 //! `lvm.conf`), never through extra arguments, so the command lines stay libvirt's.
 
 use std::fs::OpenOptions;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -248,21 +248,7 @@ fn zero_region(path: &str, len: u64, zero_end: bool) -> Result<()> {
             )
         })?;
     }
-    let chunk = (meta.blksize() as usize).max(512);
-    let zero = vec![0u8; chunk];
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(chunk as u64) as usize;
-        f.write_all(&zero[..n]).map_err(|e| {
-            Error::sys(
-                format!("Failed to write {n} bytes to storage volume with path '{path}'"),
-                &e,
-            )
-        })?;
-        left -= n as u64;
-    }
-    f.sync_data()
-        .map_err(|e| Error::sys(format!("cannot sync data to volume with path '{path}'"), &e))
+    super::volume::write_zeroes(&mut f, path, len, (meta.blksize() as usize).max(512))
 }
 
 /// `virStorageBackendLogicalInitializeDevice`: blanks both ends of the device (old partition

@@ -896,7 +896,12 @@ pub fn wipe(vol: &Volume, algorithm: u32, flags: u32) -> Result<()> {
             &e,
         )
     })?;
-    let chunk = (meta.blksize() as usize).max(512);
+    write_zeroes(&mut f, path, len, (meta.blksize() as usize).max(512))
+}
+
+/// Writes `len` zero bytes at `f`'s position in chunks of `chunk` and syncs
+/// (`storageBackendWipeLocal`'s loop), with libvirt's messages.
+pub(super) fn write_zeroes(f: &mut File, path: &str, len: u64, chunk: usize) -> Result<()> {
     let zero = vec![0u8; chunk];
     let mut left = len;
     while left > 0 {
