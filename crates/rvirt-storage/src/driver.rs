@@ -77,6 +77,30 @@ struct VolObj {
     in_use: u32,
 }
 
+impl VolObj {
+    /// libvirt's refusal while a create call is still writing the volume.
+    fn ensure_built(&self, name: &str) -> Result<()> {
+        if self.building {
+            return Err(Error::operation_invalid(
+                errdom::STORAGE,
+                format!("volume '{name}' is still being allocated."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// libvirt's refusals while another call uses the volume's data or it is being built.
+    fn ensure_idle(&self, name: &str) -> Result<()> {
+        if self.in_use > 0 {
+            return Err(Error::operation_invalid(
+                errdom::STORAGE,
+                format!("volume '{name}' is still in use."),
+            ));
+        }
+        self.ensure_built(name)
+    }
+}
+
 /// One pool (`virStoragePoolObj`).
 struct PoolObj {
     def: PoolDef,
@@ -1112,12 +1136,7 @@ impl StorageDriver {
             if !def.has_allocation {
                 def.allocation = def.capacity;
             }
-            if pools[si].vols[sj].building {
-                return Err(Error::operation_invalid(
-                    errdom::STORAGE,
-                    format!("volume '{}' is still being allocated.", src.name),
-                ));
-            }
+            pools[si].vols[sj].ensure_built(&src.name)?;
             pools[si]
                 .backend()?
                 .vol_refresh(&mut pools[si].vols[sj].vol)?;
@@ -1154,18 +1173,7 @@ impl StorageDriver {
         let (i, j) = vol_of(&pools, v)?;
         let p = &mut pools[i];
         let o = &p.vols[j];
-        if o.in_use > 0 {
-            return Err(Error::operation_invalid(
-                errdom::STORAGE,
-                format!("volume '{}' is still in use.", v.name),
-            ));
-        }
-        if o.building {
-            return Err(Error::operation_invalid(
-                errdom::STORAGE,
-                format!("volume '{}' is still being allocated.", v.name),
-            ));
-        }
+        o.ensure_idle(&v.name)?;
         p.backend()?.vol_delete(&o.vol, flags)?;
         let alloc = o.vol.def.allocation;
         p.def.allocation = p.def.allocation.wrapping_sub(alloc);
@@ -1181,17 +1189,10 @@ impl StorageDriver {
         self.quick(move |pools| {
             let (i, j) = vol_of(pools, &v)?;
             let o = &pools[i].vols[j];
-            if what == "upload" && o.in_use > 0 {
-                return Err(Error::operation_invalid(
-                    errdom::STORAGE,
-                    format!("volume '{}' is still in use.", v.name),
-                ));
-            }
-            if o.building {
-                return Err(Error::operation_invalid(
-                    errdom::STORAGE,
-                    format!("volume '{}' is still being allocated.", v.name),
-                ));
+            if what == "upload" {
+                o.ensure_idle(&v.name)?;
+            } else {
+                o.ensure_built(&v.name)?;
             }
             Ok(o.vol.path().to_string())
         })
@@ -1212,18 +1213,7 @@ impl StorageDriver {
             let p = &mut pools[i];
             let backend = p.backend()?;
             let o = &mut p.vols[j];
-            if o.in_use > 0 {
-                return Err(Error::operation_invalid(
-                    errdom::STORAGE,
-                    format!("volume '{}' is still in use.", v.name),
-                ));
-            }
-            if o.building {
-                return Err(Error::operation_invalid(
-                    errdom::STORAGE,
-                    format!("volume '{}' is still being allocated.", v.name),
-                ));
-            }
+            o.ensure_idle(&v.name)?;
             o.in_use += 1;
             let vol = o.vol.clone();
             p.asyncjobs += 1;
@@ -1251,18 +1241,7 @@ impl StorageDriver {
         let (i, j) = vol_of(&pools, v)?;
         let p = &mut pools[i];
         let o = &p.vols[j];
-        if o.in_use > 0 {
-            return Err(Error::operation_invalid(
-                errdom::STORAGE,
-                format!("volume '{}' is still in use.", v.name),
-            ));
-        }
-        if o.building {
-            return Err(Error::operation_invalid(
-                errdom::STORAGE,
-                format!("volume '{}' is still being allocated.", v.name),
-            ));
-        }
+        o.ensure_idle(&v.name)?;
         let cur = o.vol.def.capacity;
         let mut flags = flags;
         let abs = if flags & RESIZE_DELTA != 0 {
