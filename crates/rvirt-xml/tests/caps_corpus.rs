@@ -11,6 +11,9 @@
 //! `$RVIRT_LIBVIRT_SRC` when set, else fetched once into `<target dir>/libvirt-src` by
 //! `scripts/fetch-libvirt-src.sh`.
 
+mod common;
+
+use common::corpus;
 use rvirt_xml::capabilities::Capabilities;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,52 +43,6 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
         "libvirt before 6.0 printed no dies (read as 1, as virCPUDefParseXML does)",
     ),
 ];
-
-fn libvirt_src() -> PathBuf {
-    if let Some(p) = std::env::var_os("RVIRT_LIBVIRT_SRC") {
-        return PathBuf::from(p);
-    }
-    let target = target_dir();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("scripts/fetch-libvirt-src.sh"))
-        .arg(target.join("libvirt-src"))
-        .output()
-        .expect("run scripts/fetch-libvirt-src.sh");
-    assert!(
-        out.status.success(),
-        "fetching Debian's libvirt source package failed (set RVIRT_LIBVIRT_SRC to an unpacked \
-         libvirt 9.0 tree to use one already on disk):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// `<target>` of `<target>/<profile>/deps/<this test>`.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    exe.ancestors()
-        .nth(3)
-        .expect("cargo target directory")
-        .to_path_buf()
-}
-
-fn corpus(dir: &str) -> Vec<(String, String)> {
-    let d = libvirt_src().join("tests").join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
-        .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no documents in {}", d.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect()
-}
 
 /// The first differing line of two documents: `(line number, libvirt's, ours)`.
 fn first_difference(want: &str, got: &str) -> Option<(usize, String, String)> {
