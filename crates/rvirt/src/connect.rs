@@ -35,28 +35,25 @@ impl std::fmt::Debug for Connect {
 }
 
 /// The read-only refusal of `api`, in the error domain of the file defining it (the procedure
-/// table's), else `fallback`.
-fn read_only_error(fallback: i32, api: &str) -> Error {
+/// table's; every API checked here has a procedure).
+fn read_only_error(api: &str) -> Error {
     Error::read_only(
-        rvirt_proto::procedure::api_error_domain(api).unwrap_or(fallback),
+        rvirt_proto::procedure::api_error_domain(api).unwrap_or(errdom::NONE),
         api,
     )
 }
 
 macro_rules! check_rw {
-    ($self:expr, $dom:expr, $api:literal) => {
+    ($self:expr, $api:literal) => {
         if $self.inner.read_only {
-            return Err(read_only_error($dom, $api));
+            return Err(read_only_error($api));
         }
     };
     // libvirt has a flag-less entry point beside the Flags one; C clients such as virsh call the
     // flag-less one when they pass no flags, so the error names that one then.
-    ($self:expr, $dom:expr, $flags:expr, $plain:literal, $api:literal) => {
+    ($self:expr, $flags:expr, $plain:literal, $api:literal) => {
         if $self.inner.read_only {
-            return Err(read_only_error(
-                $dom,
-                if $flags == 0 { $plain } else { $api },
-            ));
+            return Err(read_only_error(if $flags == 0 { $plain } else { $api }));
         }
     };
 }
@@ -162,7 +159,7 @@ impl Connect {
         virttype: Option<&str>,
         flags: u32,
     ) -> Result<String> {
-        check_rw!(self, errdom::DOMAIN, "virConnectGetDomainCapabilities");
+        check_rw!(self, "virConnectGetDomainCapabilities");
         self.inner
             .driver
             .connect_get_domain_capabilities(emulatorbin, arch, machine, virttype, flags)
@@ -239,18 +236,12 @@ impl Connect {
     }
     /// `virDomainDefineXMLFlags`.
     pub async fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        check_rw!(
-            self,
-            errdom::DOM,
-            flags,
-            "virDomainDefineXML",
-            "virDomainDefineXMLFlags"
-        );
+        check_rw!(self, flags, "virDomainDefineXML", "virDomainDefineXMLFlags");
         Ok(self.dom(self.inner.driver.domain_define_xml(xml, flags).await?))
     }
     /// `virDomainCreateXML`.
     pub async fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        check_rw!(self, errdom::DOM, "virDomainCreateXML");
+        check_rw!(self, "virDomainCreateXML");
         Ok(self.dom(self.inner.driver.domain_create_xml(xml, flags).await?))
     }
 
@@ -280,7 +271,6 @@ impl Connect {
     pub async fn network_define_xml(&self, xml: &str, flags: u32) -> Result<Network> {
         check_rw!(
             self,
-            errdom::NETWORK,
             flags,
             "virNetworkDefineXML",
             "virNetworkDefineXMLFlags"
@@ -291,7 +281,6 @@ impl Connect {
     pub async fn network_create_xml(&self, xml: &str, flags: u32) -> Result<Network> {
         check_rw!(
             self,
-            errdom::NETWORK,
             flags,
             "virNetworkCreateXML",
             "virNetworkCreateXMLFlags"
@@ -330,12 +319,12 @@ impl Connect {
     }
     /// `virStoragePoolDefineXML`.
     pub async fn storage_pool_define_xml(&self, xml: &str, flags: u32) -> Result<StoragePool> {
-        check_rw!(self, errdom::STORAGE, "virStoragePoolDefineXML");
+        check_rw!(self, "virStoragePoolDefineXML");
         Ok(self.pool(self.inner.driver.pool_define_xml(xml, flags).await?))
     }
     /// `virStoragePoolCreateXML`.
     pub async fn storage_pool_create_xml(&self, xml: &str, flags: u32) -> Result<StoragePool> {
-        check_rw!(self, errdom::STORAGE, "virStoragePoolCreateXML");
+        check_rw!(self, "virStoragePoolCreateXML");
         Ok(self.pool(self.inner.driver.pool_create_xml(xml, flags).await?))
     }
     /// `virStorageVolLookupByKey`.
@@ -398,7 +387,7 @@ impl Domain {
     /// `virDomainOpenConsole`: a bidirectional stream to a console (the first when `dev_name` is
     /// `None`).
     pub async fn open_console(&self, dev_name: Option<&str>, flags: u32) -> Result<DuplexStream> {
-        check_rw!(self.conn, errdom::DOM, "virDomainOpenConsole");
+        check_rw!(self.conn, "virDomainOpenConsole");
         self.d().domain_open_console(&self.r, dev_name, flags).await
     }
 
@@ -406,7 +395,6 @@ impl Domain {
     pub async fn create(&mut self, flags: u32) -> Result<()> {
         check_rw!(
             self.conn,
-            errdom::DOM,
             flags,
             "virDomainCreate",
             "virDomainCreateWithFlags"
@@ -416,14 +404,13 @@ impl Domain {
     }
     /// `virDomainUndefineFlags`.
     pub async fn undefine(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainUndefineFlags");
+        check_rw!(self.conn, "virDomainUndefineFlags");
         self.d().domain_undefine(&self.r, flags).await
     }
     /// `virDomainDestroyFlags`.
     pub async fn destroy(&self, flags: u32) -> Result<()> {
         check_rw!(
             self.conn,
-            errdom::DOM,
             flags,
             "virDomainDestroy",
             "virDomainDestroyFlags"
@@ -434,7 +421,6 @@ impl Domain {
     pub async fn shutdown(&self, flags: u32) -> Result<()> {
         check_rw!(
             self.conn,
-            errdom::DOM,
             flags,
             "virDomainShutdown",
             "virDomainShutdownFlags"
@@ -443,22 +429,22 @@ impl Domain {
     }
     /// `virDomainReboot`.
     pub async fn reboot(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainReboot");
+        check_rw!(self.conn, "virDomainReboot");
         self.d().domain_reboot(&self.r, flags).await
     }
     /// `virDomainReset`.
     pub async fn reset(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainReset");
+        check_rw!(self.conn, "virDomainReset");
         self.d().domain_reset(&self.r, flags).await
     }
     /// `virDomainSuspend`.
     pub async fn suspend(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainSuspend");
+        check_rw!(self.conn, "virDomainSuspend");
         self.d().domain_suspend(&self.r).await
     }
     /// `virDomainResume`.
     pub async fn resume(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainResume");
+        check_rw!(self.conn, "virDomainResume");
         self.d().domain_resume(&self.r).await
     }
     /// `virDomainGetInfo`.
@@ -486,7 +472,7 @@ impl Domain {
     }
     /// `virDomainSetAutostart`.
     pub async fn set_autostart(&self, autostart: bool) -> Result<()> {
-        check_rw!(self.conn, errdom::DOM, "virDomainSetAutostart");
+        check_rw!(self.conn, "virDomainSetAutostart");
         self.d().domain_set_autostart(&self.r, autostart).await
     }
     /// `virDomainGetOSType`.
@@ -552,17 +538,17 @@ impl Network {
     }
     /// `virNetworkCreate`.
     pub async fn create(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::NETWORK, "virNetworkCreate");
+        check_rw!(self.conn, "virNetworkCreate");
         self.d().network_create(&self.r).await
     }
     /// `virNetworkDestroy`.
     pub async fn destroy(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::NETWORK, "virNetworkDestroy");
+        check_rw!(self.conn, "virNetworkDestroy");
         self.d().network_destroy(&self.r).await
     }
     /// `virNetworkUndefine`.
     pub async fn undefine(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::NETWORK, "virNetworkUndefine");
+        check_rw!(self.conn, "virNetworkUndefine");
         self.d().network_undefine(&self.r).await
     }
     /// `virNetworkGetXMLDesc`.
@@ -575,7 +561,7 @@ impl Network {
     }
     /// `virNetworkSetAutostart`.
     pub async fn set_autostart(&self, autostart: bool) -> Result<()> {
-        check_rw!(self.conn, errdom::NETWORK, "virNetworkSetAutostart");
+        check_rw!(self.conn, "virNetworkSetAutostart");
         self.d().network_set_autostart(&self.r, autostart).await
     }
     /// `virNetworkIsActive`.
@@ -617,32 +603,32 @@ impl StoragePool {
     }
     /// `virStoragePoolCreate`.
     pub async fn create(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolCreate");
+        check_rw!(self.conn, "virStoragePoolCreate");
         self.d().pool_create(&self.r, flags).await
     }
     /// `virStoragePoolBuild`.
     pub async fn build(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolBuild");
+        check_rw!(self.conn, "virStoragePoolBuild");
         self.d().pool_build(&self.r, flags).await
     }
     /// `virStoragePoolDestroy`.
     pub async fn destroy(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolDestroy");
+        check_rw!(self.conn, "virStoragePoolDestroy");
         self.d().pool_destroy(&self.r).await
     }
     /// `virStoragePoolDelete`.
     pub async fn delete(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolDelete");
+        check_rw!(self.conn, "virStoragePoolDelete");
         self.d().pool_delete(&self.r, flags).await
     }
     /// `virStoragePoolUndefine`.
     pub async fn undefine(&self) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolUndefine");
+        check_rw!(self.conn, "virStoragePoolUndefine");
         self.d().pool_undefine(&self.r).await
     }
     /// `virStoragePoolRefresh`.
     pub async fn refresh(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolRefresh");
+        check_rw!(self.conn, "virStoragePoolRefresh");
         self.d().pool_refresh(&self.r, flags).await
     }
     /// `virStoragePoolGetInfo`.
@@ -659,7 +645,7 @@ impl StoragePool {
     }
     /// `virStoragePoolSetAutostart`.
     pub async fn set_autostart(&self, autostart: bool) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStoragePoolSetAutostart");
+        check_rw!(self.conn, "virStoragePoolSetAutostart");
         self.d().pool_set_autostart(&self.r, autostart).await
     }
     /// `virStoragePoolIsActive`.
@@ -687,7 +673,7 @@ impl StoragePool {
     }
     /// `virStorageVolCreateXML`.
     pub async fn volume_create_xml(&self, xml: &str, flags: u32) -> Result<StorageVol> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolCreateXML");
+        check_rw!(self.conn, "virStorageVolCreateXML");
         Ok(self
             .conn
             .vol(self.d().vol_create_xml(&self.r, xml, flags).await?))
@@ -699,7 +685,7 @@ impl StoragePool {
         clone: &StorageVol,
         flags: u32,
     ) -> Result<StorageVol> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolCreateXMLFrom");
+        check_rw!(self.conn, "virStorageVolCreateXMLFrom");
         Ok(self.conn.vol(
             self.d()
                 .vol_create_xml_from(&self.r, xml, &clone.r, flags)
@@ -739,7 +725,7 @@ impl StorageVol {
     }
     /// `virStorageVolDelete`.
     pub async fn delete(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolDelete");
+        check_rw!(self.conn, "virStorageVolDelete");
         self.d().vol_delete(&self.r, flags).await
     }
     /// `virStorageVolGetInfo`.
@@ -760,27 +746,27 @@ impl StorageVol {
     }
     /// `virStorageVolResize` to `capacity` bytes.
     pub async fn resize(&self, capacity: u64, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolResize");
+        check_rw!(self.conn, "virStorageVolResize");
         self.d().vol_resize(&self.r, capacity, flags).await
     }
     /// `virStorageVolWipe`.
     pub async fn wipe(&self, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolWipe");
+        check_rw!(self.conn, "virStorageVolWipe");
         self.d().vol_wipe(&self.r, flags).await
     }
     /// `virStorageVolWipePattern`.
     pub async fn wipe_pattern(&self, algorithm: u32, flags: u32) -> Result<()> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolWipePattern");
+        check_rw!(self.conn, "virStorageVolWipePattern");
         self.d().vol_wipe_pattern(&self.r, algorithm, flags).await
     }
     /// `virStorageVolUpload`: send the data into the returned sink, then `finish()` it.
     pub async fn upload(&self, offset: u64, length: u64, flags: u32) -> Result<StreamSink> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolUpload");
+        check_rw!(self.conn, "virStorageVolUpload");
         self.d().vol_upload(&self.r, offset, length, flags).await
     }
     /// `virStorageVolDownload`: read the returned source to its end, then `complete(Ok(()))` it.
     pub async fn download(&self, offset: u64, length: u64, flags: u32) -> Result<StreamSource> {
-        check_rw!(self.conn, errdom::STORAGE, "virStorageVolDownload");
+        check_rw!(self.conn, "virStorageVolDownload");
         self.d().vol_download(&self.r, offset, length, flags).await
     }
 }
